@@ -1,0 +1,99 @@
+# medley - build, test and demo.
+#
+#   make          build build/medley
+#   make demo     install what is missing, build, run the demo
+#   make test     install what is missing, build, run every test
+#                 (unit + integration, then again under ASan+UBSan)
+#   make asan     sanitizer build in build-asan/
+#   make fuzz     libFuzzer drivers in build-fuzz/ (clang)
+#   make bench    side-by-side benchmark (bench/README.md)
+
+CC      ?= cc
+BUILD   ?= build
+OPT     ?= -O2
+SAN     ?=
+CFLAGS  ?= $(OPT) -g
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wpointer-arith \
+           -Wstrict-prototypes -Wmissing-prototypes -fno-strict-aliasing -pthread \
+           -Isrc $(SAN)
+LDFLAGS += -pthread $(SAN)
+LDLIBS  += -lyaml -lz
+
+SRC     := $(shell find src -name '*.c' ! -path 'src/main.c' | sort)
+OBJ     := $(SRC:%.c=$(BUILD)/obj/%.o)
+LIB     := $(BUILD)/libmedley.a
+BIN     := $(BUILD)/medley
+
+UNIT_SRC := $(shell find tests/unit -name 'test_*.c' 2>/dev/null | sort)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+CFLAGS  += -DMD_VERSION='"$(VERSION)"'
+
+.PHONY: all deps demo test unit integration asan test-asan fuzz bench clean format
+
+all: $(BIN)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(LIB): $(OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BIN): $(BUILD)/obj/src/main.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB) tests/unit/testutil.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka
+
+deps:
+	@scripts/install-deps.sh
+
+demo: deps
+	$(MAKE) all
+	$(BIN) demo $(if $(PORT),--port $(PORT),)
+
+unit: $(UNIT_BIN)
+	@scripts/run-unit.sh $(UNIT_BIN)
+
+integration: $(BIN)
+	@python3 tests/integration/run.py --binary $(BIN)
+
+# The whole suite once normally, once under AddressSanitizer + UBSan.
+test: deps
+	$(MAKE) all
+	$(MAKE) unit
+	$(MAKE) integration
+	$(MAKE) test-asan
+	@echo "make test: all suites passed"
+
+asan:
+	$(MAKE) BUILD=build-asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" all
+
+test-asan:
+	$(MAKE) BUILD=build-asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" all unit
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  python3 tests/integration/run.py --binary build-asan/medley --sanitizer
+
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+fuzz:
+	@mkdir -p build-fuzz
+	$(MAKE) BUILD=build-fuzz CC=clang OPT=-O1 SAN="-fsanitize=fuzzer-no-link,address,undefined" $(BUILD:build=build-fuzz)/libmedley.a
+	for f in $(FUZZ_SRC); do \
+	  clang -O1 -g -std=c11 -D_GNU_SOURCE -Isrc -fsanitize=fuzzer,address,undefined -o build-fuzz/$$(basename $$f .c) $$f build-fuzz/libmedley.a -lyaml -lz -pthread || exit 1; \
+	done
+
+bench: all
+	bench/run.sh
+
+format:
+	clang-format -i $$(find src tests -name '*.[ch]')
+
+clean:
+	rm -rf build build-asan build-fuzz
+
+-include $(OBJ:.o=.d) $(BUILD)/obj/src/main.d

@@ -1,0 +1,15 @@
+#!/bin/sh
+# Installs the Debian packages medley needs to build and test, only those
+# that are missing. Runs apt-get as root (or through sudo when available).
+set -eu
+PKGS="build-essential libyaml-dev zlib1g-dev libcmocka-dev python3 clang"
+missing=""
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "install-deps: installing:$missing"
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing

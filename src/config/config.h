@@ -1,0 +1,159 @@
+/*
+ * config.h - medley's configuration model and its YAML loader.
+ *
+ * The loader (config.c) reads one YAML file with libyaml, expands ${VAR} and
+ * ${VAR:-default} from the environment inside scalars, rejects unknown keys,
+ * checks every value and cross-reference, and fills the structures below.
+ * Every error is reported as "FILE:LINE:COL: what is wrong" (md_diag_t).
+ *
+ * The model is plain data: strings are heap-owned by the config and freed by
+ * md_config_free(). Modules compile what they need from it at startup
+ * (templates, shapes, routes); nothing here is touched per request.
+ *
+ * Durations are milliseconds, sizes bytes. In YAML, durations are written
+ * "250ms", "2s", "1m" (bare integers are milliseconds) and sizes "512",
+ * "64k", "1m" / "64KiB", "1MiB".
+ */
+#ifndef MD_CONFIG_H
+#define MD_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+/* Where a config error was found and what it is. */
+typedef struct md_diag {
+    char file[256];
+    int line;        /* 1-based, 0 if unknown */
+    int col;         /* 1-based, 0 if unknown */
+    char msg[512];
+} md_diag_t;
+
+/* Formats "FILE:LINE:COL: msg" into out. */
+void md_diag_format(const md_diag_t *d, char *out, size_t outlen);
+
+/* An owned name/value pair (headers, query parameters, renames). */
+typedef struct md_kv {
+    char *name;
+    char *value;
+} md_kv_t;
+
+typedef struct md_upstream_conf {
+    char *name;
+    char *url;                  /* as written (after ${} expansion) */
+    char *host;                 /* host part of url, without port */
+    uint16_t port;              /* default 80 */
+    char *base_path;            /* path part of url without trailing '/', "" if none */
+    char *host_header;          /* "host" or "host:port" as sent in Host: */
+    struct sockaddr_storage addr; /* resolved once at load time */
+    socklen_t addrlen;
+    uint32_t timeout_ms;        /* whole call: connect + request + response; default 5000 */
+    uint32_t connect_timeout_ms;/* default min(timeout, 1000) */
+    uint32_t max_connections;   /* per medley process, split across workers; default 64 */
+    uint32_t max_queue;         /* calls waiting for a free connection; default 1024 */
+    size_t max_response_bytes;  /* decoded body cap; default 8 MiB */
+    md_kv_t *headers;           /* static headers sent on every call (values are templates) */
+    size_t nheaders;
+    int line, col;              /* where it was declared */
+} md_upstream_conf_t;
+
+typedef enum { MD_PARAM_STRING, MD_PARAM_INTEGER, MD_PARAM_NUMBER, MD_PARAM_BOOLEAN } md_param_type_t;
+typedef enum { MD_PARAM_IN_QUERY, MD_PARAM_IN_PATH, MD_PARAM_IN_HEADER } md_param_in_t;
+
+typedef struct md_param_conf {
+    char *name;
+    md_param_in_t in;
+    md_param_type_t type;
+    bool required;              /* path params are always required */
+    char *pattern;              /* POSIX extended regex, anchored by the loader's users; NULL if none */
+    char *default_value;        /* used when absent and not required; NULL if none */
+    char *description;          /* NULL if none */
+    size_t max_length;          /* default 256 */
+    int line, col;              /* where it was declared */
+} md_param_conf_t;
+
+/* Shape spec as written; compiled by shape/shape.c. */
+typedef struct md_shape_spec {
+    char *from;                 /* dotted path to a sub-value; NULL = whole document */
+    char **select;              /* dotted field paths to keep; NULL/0 = keep all */
+    size_t nselect;
+    char **deny;                /* dotted field paths to drop */
+    size_t ndeny;
+    md_kv_t *rename;            /* name: field path, value: new key name */
+    size_t nrename;
+    char *sort;                 /* field path, leading '-' for descending; NULL = keep order */
+    long limit;                 /* -1 = no limit */
+} md_shape_spec_t;
+
+typedef struct md_backend_conf {
+    char *upstream;             /* name, resolved into `up` */
+    md_upstream_conf_t *up;
+    char *method;               /* default "GET" */
+    char *path;                 /* template, may hold "?a={x}" query part */
+    md_kv_t *query;             /* extra query parameters (values are templates) */
+    size_t nquery;
+    md_kv_t *headers;           /* extra headers (values are templates) */
+    size_t nheaders;
+    bool has_shape;
+    md_shape_spec_t shape;
+    char *as;                   /* dotted key in the merged response; NULL = merge at root */
+    bool optional;
+    uint32_t timeout_ms;        /* 0 = the upstream's */
+    int line, col;              /* where it was declared */
+} md_backend_conf_t;
+
+typedef struct md_endpoint_conf {
+    char *path;                 /* may hold {name} segments (path params) */
+    char *method;               /* default "GET" */
+    char *summary;
+    char *description;
+    char *operation_id;         /* NULL = derived by the connector exporter */
+    md_param_conf_t *params;
+    size_t nparams;
+    md_backend_conf_t *backends;
+    size_t nbackends;
+    bool passthrough;           /* when true, backends[0] is proxied unchanged */
+    uint32_t deadline_ms;       /* whole request; default 10000 */
+    char *errors_field;         /* e.g. "_errors": report failed optional backends; NULL = off */
+    int line, col;              /* where it was declared */
+} md_endpoint_conf_t;
+
+typedef struct md_limits {
+    size_t max_header_bytes;    /* request line + headers; default 16 KiB -> 431 */
+    uint32_t max_headers;       /* default 64 -> 431 */
+    size_t max_body_bytes;      /* default 1 MiB -> 413 */
+    uint32_t header_timeout_ms; /* default 10 s -> 408 */
+    uint32_t body_timeout_ms;   /* default 30 s -> 408 */
+    uint32_t idle_timeout_ms;   /* keep-alive idle; default 60 s -> close */
+    uint32_t max_connections;   /* per worker; default 4096 -> 503 + close */
+    uint32_t max_inflight;      /* requests in flight per worker; default 1024 -> 503 */
+    uint32_t shutdown_timeout_ms; /* graceful drain on SIGTERM; default 10 s */
+    uint32_t max_pipelined;     /* requests parsed ahead on one connection; default 16 */
+} md_limits_t;
+
+typedef struct md_config {
+    char *file;                 /* path it was loaded from, or a label */
+    char *listen_host;          /* default "0.0.0.0" */
+    uint16_t listen_port;       /* default 8080 */
+    int workers;                /* 0 = auto (online CPUs) */
+    md_limits_t limits;
+    md_upstream_conf_t *upstreams;
+    size_t nupstreams;
+    md_endpoint_conf_t *endpoints;
+    size_t nendpoints;
+} md_config_t;
+
+/* Loads and validates a config file. On failure returns NULL and fills diag. */
+md_config_t *md_config_load_file(const char *path, md_diag_t *diag);
+
+/* Same from memory; `name` is used as FILE in diagnostics. */
+md_config_t *md_config_load_string(const char *yaml, size_t len, const char *name, md_diag_t *diag);
+
+/* Frees everything the config owns. NULL is ignored. */
+void md_config_free(md_config_t *cfg);
+
+/* Finds an upstream by name or NULL. */
+md_upstream_conf_t *md_config_upstream(const md_config_t *cfg, const char *name);
+
+#endif

@@ -1,0 +1,37 @@
+/*
+ * common.c - md_strerror() and header helpers used across modules.
+ */
+#include "core/common.h"
+
+#include <string.h>
+#include <strings.h>
+
+const char *md_strerror(int code)
+{
+    switch (code) {
+    case MD_OK: return "ok";
+    case MD_AGAIN: return "again";
+    case MD_EINVAL: return "invalid";
+    case MD_ETOOBIG: return "too big";
+    case MD_ETIMEDOUT: return "timeout";
+    case MD_ECONNECT: return "connect failed";
+    case MD_ERESET: return "connection reset";
+    case MD_ENOTFOUND: return "not found";
+    case MD_ECANCELED: return "canceled";
+    default: return "error";
+    }
+}
+
+bool md_header_name_is(const md_header_t *h, const char *name)
+{
+    size_t n = strlen(name);
+    return h->name_len == n && strncasecmp(h->name, name, n) == 0;
+}
+
+const md_header_t *md_header_find(const md_header_t *hs, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (md_header_name_is(&hs[i], name))
+            return &hs[i];
+    return NULL;
+}

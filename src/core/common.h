@@ -1,0 +1,66 @@
+/*
+ * common.h - the return codes, small macros and limits shared by every medley
+ * module.
+ *
+ * One error convention (house style): functions return int, 0 (MD_OK) on
+ * success and a negative MD_E* code on failure. Where a human message is
+ * useful it travels in a caller-provided buffer, never in a global.
+ *
+ * Allocation failure policy: medley does not try to limp on after malloc
+ * fails. md_malloc() and friends (alloc.h) log and abort; every other
+ * resource is bounded by configuration so that memory use stays predictable.
+ */
+#ifndef MD_COMMON_H
+#define MD_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+enum {
+    MD_OK = 0,
+    MD_ERR = -1,         /* generic failure, message elsewhere */
+    MD_AGAIN = -2,       /* not enough input yet / would block */
+    MD_EINVAL = -3,      /* malformed input */
+    MD_ETOOBIG = -4,     /* a configured size or count limit was hit */
+    MD_ETIMEDOUT = -5,   /* a deadline passed */
+    MD_ECONNECT = -6,    /* could not connect */
+    MD_ERESET = -7,      /* peer closed or reset the connection early */
+    MD_ENOTFOUND = -8,   /* no such thing (key, route, param) */
+    MD_ECANCELED = -9,   /* the operation was cancelled by its owner */
+};
+
+/* Human name of an MD_E* code ("timeout", "connect", ...), for logs and
+ * error bodies. Never NULL. */
+const char *md_strerror(int code);
+
+#define MD_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define MD_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define MD_MAX(a, b) ((a) > (b) ? (a) : (b))
+#define MD_UNUSED(x) ((void)(x))
+#define MD_LIKELY(x) __builtin_expect(!!(x), 1)
+#define MD_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* A borrowed byte string: pointer + length, not NUL-terminated. */
+typedef struct md_str {
+    const char *ptr;
+    size_t len;
+} md_str_t;
+
+#define MD_STR_LIT(s) ((md_str_t){ (s), sizeof(s) - 1 })
+
+/* A name/value pair of borrowed strings (HTTP headers, query parameters). */
+typedef struct md_header {
+    const char *name;
+    size_t name_len;
+    const char *value;
+    size_t value_len;
+} md_header_t;
+
+/* Case-insensitive comparison of a header name with a NUL-terminated one. */
+bool md_header_name_is(const md_header_t *h, const char *name);
+
+/* Finds the first header named `name` (case-insensitive) or NULL. */
+const md_header_t *md_header_find(const md_header_t *hs, size_t n, const char *name);
+
+#endif

@@ -1,0 +1,129 @@
+/*
+ * server.h - the HTTP/1.1 server: listeners, worker threads, connections.
+ *
+ * md_server_t runs `workers` threads, each with its own md_loop_t and its own
+ * SO_REUSEPORT listening socket, so the kernel spreads connections and no
+ * lock is taken per request. A connection belongs to one worker for life.
+ *
+ * Per connection the server reads, parses (parser.h), enforces the limits in
+ * md_limits_t (sizes, counts, timeouts), answers protocol errors itself with
+ * JSON bodies, and hands each complete request to the application handler as
+ * an md_http_req_t. Requests on a connection are answered strictly in order
+ * (pipelining): the next request is parsed only after the previous response
+ * has been fully queued.
+ *
+ * Request lifetime (the one rule the application must follow): after the
+ * handler is called, the application finishes the request exactly once with
+ * md_http_respond(), md_http_respond_error() or md_http_stream_end() /
+ * md_http_stream_abort(). If the client goes away first, the server calls
+ * req->on_abort (if set) once; the application must still finish the request
+ * (the bytes are discarded). The request and its pool are freed by the
+ * server right after it is finished: nothing may touch it afterwards.
+ */
+#ifndef MD_HTTP_SERVER_H
+#define MD_HTTP_SERVER_H
+
+#include "config/config.h"
+#include "core/buf.h"
+#include "core/common.h"
+#include "core/loop.h"
+#include "core/pool.h"
+
+typedef struct md_server md_server_t;
+typedef struct md_http_req md_http_req_t;
+typedef struct md_worker md_worker_t;
+
+struct md_http_req {
+    md_pool_t *pool;          /* freed when the request is finished */
+    md_loop_t *loop;          /* the worker's loop */
+    md_worker_t *worker;
+    md_str_t method;
+    md_str_t target;          /* raw request-target */
+    md_str_t path;            /* raw path (not percent-decoded) */
+    md_str_t query;           /* raw query, without '?' */
+    md_header_t *headers;
+    size_t num_headers;
+    const char *body;         /* request body (dechunked), NULL if none */
+    size_t body_len;
+    int minor_version;
+    bool keep_alive;          /* the server may still close (shutdown) */
+    uint64_t start_us;        /* when the head was complete */
+    void (*on_abort)(md_http_req_t *req); /* set by the application */
+    void *app_data;           /* the application's per-request state */
+    void *conn;               /* the server's (opaque) */
+};
+
+/* The application: called on the worker thread for every request. */
+typedef void (*md_http_handler_t)(md_http_req_t *req, void *app);
+
+/* Called on each worker thread when it starts/stops (per-worker state such
+ * as upstream pools lives in `*worker_data`). */
+typedef struct md_server_hooks {
+    md_http_handler_t handler;
+    void *app;
+    int (*worker_init)(md_worker_t *w, void *app, void **worker_data);
+    void (*worker_fini)(md_worker_t *w, void *app, void *worker_data);
+} md_server_hooks_t;
+
+/* Creates the server and binds its listeners (all workers' sockets are bound
+ * here so that a busy port fails fast). Returns NULL with a message in err. */
+md_server_t *md_server_new(const char *host, uint16_t port, int workers,
+                           const md_limits_t *limits, const md_server_hooks_t *hooks,
+                           char *err, size_t errlen);
+
+/* Starts the worker threads and blocks until md_server_shutdown() has
+ * drained them. Returns MD_OK. */
+int md_server_run(md_server_t *srv);
+
+/* Thread- and signal-safe-ish (call from a signal-handling thread, not a
+ * handler): stop accepting, let in-flight requests finish up to the
+ * configured shutdown timeout, close idle connections, then make
+ * md_server_run() return. */
+void md_server_shutdown(md_server_t *srv);
+
+/* Frees a server whose run has returned (or never started). */
+void md_server_free(md_server_t *srv);
+
+/* The port actually bound (useful with port 0 in tests). */
+uint16_t md_server_port(const md_server_t *srv);
+
+/* Per-worker accessors. */
+md_loop_t *md_worker_loop(md_worker_t *w);
+void *md_worker_data(md_worker_t *w);
+int md_worker_index(md_worker_t *w);
+
+/* Whole response: status, extra headers (Content-Length, Date, Server and
+ * Connection are added by the server), body copied. */
+void md_http_respond(md_http_req_t *req, int status, const md_header_t *headers,
+                     size_t nheaders, const char *body, size_t body_len);
+
+/* Same, taking ownership of a buffer's storage (no copy of the body). */
+void md_http_respond_buf(md_http_req_t *req, int status, const md_header_t *headers,
+                         size_t nheaders, md_buf_t *body);
+
+/* JSON error: {"error":{"status":S,"code":"code","message":"..."}} with
+ * proper escaping. `extra_json`, if not NULL, is a JSON object's members
+ * (e.g. "\"backend\":\"hr\"") placed inside "error". */
+void md_http_respond_error(md_http_req_t *req, int status, const char *code,
+                           const char *message, const char *extra_json);
+
+/* Streaming response (passthrough). content_length < 0 means chunked. */
+int md_http_stream_start(md_http_req_t *req, int status, const md_header_t *headers,
+                         size_t nheaders, int64_t content_length);
+
+/* Queues body bytes. Returns MD_OK while the client's send queue is below
+ * its high-water mark, MD_AGAIN when above it (the caller should pause its
+ * source until the drain callback runs), MD_ERESET if the client is gone. */
+int md_http_stream_write(md_http_req_t *req, const char *data, size_t len);
+
+/* Sets the callback run once the send queue drops below the low-water mark. */
+void md_http_stream_on_drain(md_http_req_t *req, void (*cb)(md_http_req_t *req));
+
+/* Ends a streamed response normally. */
+void md_http_stream_end(md_http_req_t *req);
+
+/* Ends a streamed response abnormally: the connection is closed so the
+ * client sees a truncated body, never a complete-looking one. */
+void md_http_stream_abort(md_http_req_t *req);
+
+#endif
