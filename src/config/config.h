@@ -87,6 +87,7 @@ typedef struct md_shape_spec {
 } md_shape_spec_t;
 
 typedef struct md_backend_conf {
+    char *name;                 /* for errors/metrics; default: `as`, else the upstream's name */
     char *upstream;             /* name, resolved into `up` */
     md_upstream_conf_t *up;
     char *method;               /* default "GET" */
