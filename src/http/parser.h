@@ -16,6 +16,15 @@
  * values allowed); Transfer-Encoding with Content-Length rejected in a
  * request; a Transfer-Encoding other than a final "chunked" rejected in a
  * request; HTTP/1.0 and HTTP/1.1 only.
+ *
+ * Request-target: origin-form ("/path?query") and, for OPTIONS only, "*".
+ * Absolute-form ("http://host/x") and authority-form (CONNECT) are rejected
+ * with MD_EINVAL: a gateway is not a proxy. Target bytes must be visible
+ * ASCII; percent-decoding is left to the router.
+ *
+ * On any return other than success the caller's head struct is left as it
+ * was (num_headers keeps its capacity), so retrying after MD_AGAIN is safe;
+ * only the header array may hold partial results.
  */
 #ifndef MD_HTTP_PARSER_H
 #define MD_HTTP_PARSER_H
@@ -56,6 +65,7 @@ typedef struct md_http_response_head {
     bool chunked;
     bool keep_alive;
     bool gzip;              /* Content-Encoding: gzip (or x-gzip) */
+    bool unknown_encoding;  /* a Content-Encoding other than gzip/identity */
     md_str_t content_type;  /* len 0 if absent */
 } md_http_response_head_t;
 
@@ -64,25 +74,36 @@ typedef struct md_http_response_head {
  * MD_HTTP_ETOO_MANY_HEADERS / MD_HTTP_EVERSION / MD_HTTP_ELENGTH. */
 int md_http_parse_request(const char *buf, size_t len, md_http_request_head_t *req);
 
-/* Parses a response head (same return convention). */
+/* Parses a response head (same return convention). Transfer-Encoding must
+ * be exactly "chunked" (else MD_HTTP_ELENGTH); chunked overrides a
+ * Content-Length (reported as -1) and then clears keep_alive, since such a
+ * response hints at a confused or hostile backend. */
 int md_http_parse_response(const char *buf, size_t len, md_http_response_head_t *res);
+
+#define MD_CHUNK_LINE_MAX 4096     /* size line incl. extensions and CRLF */
+#define MD_CHUNK_TRAILER_MAX 16384 /* all trailer lines together */
 
 /* Incremental chunked-body decoder. Zero-initialize before use. */
 typedef struct md_chunked_decoder {
     int state;
     uint64_t remaining;     /* bytes left in the current chunk */
     size_t line_len;        /* bytes of the current size/trailer line (bounded) */
+    size_t trailer_len;     /* bytes of the trailer section so far (bounded) */
     bool done;              /* the terminating chunk and trailers were consumed */
 } md_chunked_decoder_t;
 
 /* Decodes in place: takes buf[0..*len) of raw chunked bytes, compacts the
  * payload to the front of buf and sets *len to the payload length. Returns
  * the number of raw input bytes consumed (all of them unless done: bytes
- * after the final CRLF are left, and their count is the difference), or
- * MD_EINVAL on malformed framing. dec->done tells when the body ended. */
+ * after the final CRLF are left untouched at buf[ret..old *len)), or
+ * MD_EINVAL on malformed framing (sticky: later calls fail too; *len is 0).
+ * dec->done tells when the body ended. Limits: a size line (with its
+ * extensions) is at most MD_CHUNK_LINE_MAX bytes, a chunk at most 2^53
+ * bytes, the whole trailer section at most MD_CHUNK_TRAILER_MAX bytes. */
 ssize_t md_chunked_decode(md_chunked_decoder_t *dec, char *buf, size_t *len);
 
-/* Standard reason phrase for a status code ("OK", "Not Found"...). */
+/* Standard reason phrase for a status code ("OK", "Not Found"...), or
+ * "Unknown". Never NULL. */
 const char *md_http_reason(int status);
 
 #endif

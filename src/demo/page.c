@@ -1,0 +1,90 @@
+/*
+ * page.c - the demo page as a C string, see page.h.
+ *
+ * Rendering uses textContent only (never innerHTML with response data), so
+ * whatever a backend returns cannot inject markup, and article links are
+ * only made clickable when they are http(s) URLs. The page stays under 8 KB.
+ */
+#include "demo/page.h"
+
+static const char page_html[] =
+    "<!doctype html>\n"
+    "<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+    "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\n"
+    "<title>medley demo \xe2\x80\x94 home feed</title>\n"
+    "<style>\n"
+    "body{font:15px/1.45 system-ui,sans-serif;margin:0;background:#f4f5f7;color:#1d2430}\n"
+    "header{background:#1d2430;color:#fff;padding:14px 24px;display:flex;gap:16px;"
+    "align-items:center;flex-wrap:wrap}\n"
+    "header h1{font-size:18px;margin:0 auto 0 0}\n"
+    "header a{color:#9cc3ff}\n"
+    "input{width:90px;padding:5px;font:inherit}\n"
+    "button{padding:5px 14px;font:inherit;cursor:pointer}\n"
+    "main{display:grid;grid-template-columns:2fr 1fr;gap:20px;padding:20px 24px;"
+    "max-width:1100px;margin:auto}\n"
+    "@media(max-width:760px){main{grid-template-columns:1fr}}\n"
+    "section h2{font-size:13px;text-transform:uppercase;letter-spacing:.06em;color:#5b6575}\n"
+    ".card{background:#fff;border-radius:8px;padding:12px 14px;margin-bottom:10px;"
+    "box-shadow:0 1px 2px #0002}\n"
+    ".card a{color:#1d2430;font-weight:600;text-decoration:none}\n"
+    ".meta{color:#6b7585;font-size:13px}\n"
+    ".big{font-size:34px;font-weight:700}\n"
+    "#stats{font-size:13px;color:#cfd6e2}\n"
+    "#err{color:#b00020;white-space:pre-wrap}\n"
+    "</style></head><body>\n"
+    "<header><h1>medley demo \xe2\x80\x94 home feed</h1>\n"
+    "<form id=\"f\"><label>user id <input id=\"user\" type=\"number\" min=\"1\" "
+    "value=\"42\"></label> <button>Load</button></form>\n"
+    "<span id=\"stats\"></span>\n"
+    "<a href=\"/news-raw\">/news-raw</a></header>\n"
+    "<main><div><section><h2>News</h2><div id=\"news\"></div></section></div>\n"
+    "<div><section><h2>Vacation balance</h2><div id=\"vac\" class=\"card\"></div></section>\n"
+    "<section><h2>Events</h2><div id=\"events\"></div></section>\n"
+    "<pre id=\"err\"></pre></div></main>\n"
+    "<script>\n"
+    "'use strict';\n"
+    "const $=id=>document.getElementById(id);\n"
+    "function el(tag,cls,text){const e=document.createElement(tag);"
+    "if(cls)e.className=cls;if(text!=null)e.textContent=String(text);return e;}\n"
+    "function when(s){const d=new Date(s);return isNaN(d)?String(s||''):"
+    "d.toLocaleString();}\n"
+    "function list(v){return Array.isArray(v)?v:[];}\n"
+    "function renderNews(items){const box=$('news');box.replaceChildren();\n"
+    " for(const n of list(items)){const c=el('div','card');\n"
+    "  const a=el('a',null,n.title);\n"
+    "  if(/^https?:\\/\\//.test(n.url||''))a.href=n.url;\n"
+    "  c.append(a,el('div','meta',(n.id||'')+' \\u00b7 '+when(n.published)));box.append(c);}\n"
+    " if(!box.firstChild)box.append(el('div','meta','no news'));}\n"
+    "function renderEvents(items){const box=$('events');box.replaceChildren();\n"
+    " for(const e of list(items)){const c=el('div','card');\n"
+    "  c.append(el('b',null,e.name),el('div','meta',when(e.starts)),"
+    "el('div','meta',e.location));box.append(c);}\n"
+    " if(!box.firstChild)box.append(el('div','meta','no events'));}\n"
+    "function renderVacation(cards){const v=cards&&cards.vacation;const box=$('vac');\n"
+    " box.replaceChildren();\n"
+    " if(v&&v.balance_days!=null)box.append(el('div','big',v.balance_days),"
+    "el('div','meta','days left'));\n"
+    " else box.append(el('div','meta','unavailable'));}\n"
+    "async function load(){const user=$('user').value;$('err').textContent='';\n"
+    " $('stats').textContent='loading\\u2026';\n"
+    " const t0=performance.now();\n"
+    " try{const r=await fetch('/home?user='+encodeURIComponent(user));\n"
+    "  const text=await r.text();const ms=performance.now()-t0;\n"
+    "  const bytes=new TextEncoder().encode(text).length;\n"
+    "  $('stats').textContent='HTTP '+r.status+' \\u00b7 '+bytes+' bytes \\u00b7 '"
+    "+ms.toFixed(1)+' ms';\n"
+    "  let doc;try{doc=JSON.parse(text);}catch(e){$('err').textContent=text;return;}\n"
+    "  if(!r.ok){$('err').textContent=JSON.stringify(doc,null,2);}\n"
+    "  renderNews(doc.news);renderEvents(doc.events);renderVacation(doc.cards);\n"
+    "  if(doc._errors)$('err').textContent='partial: '+JSON.stringify(doc._errors,null,2);\n"
+    " }catch(e){$('stats').textContent='';$('err').textContent=String(e);}}\n"
+    "$('f').addEventListener('submit',ev=>{ev.preventDefault();load();});\n"
+    "load();\n"
+    "</script></body></html>\n";
+
+const char *md_demo_page(size_t *len)
+{
+    if (len)
+        *len = sizeof page_html - 1;
+    return page_html;
+}

@@ -1,0 +1,460 @@
+/*
+ * gateway.c - compiles the config into routes and backend plans, routes
+ * each request, validates its parameters and hands it to compose.c or
+ * passthrough.c. Also the per-worker hooks (upstream pools).
+ */
+#include "gateway/internal.h"
+
+#include "core/alloc.h"
+#include "http/query.h"
+#include "json/write.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+/* ---- compile ---- */
+
+static int fail(md_diag_t *diag, const char *file, int line, int col, const char *fmt, const char *a,
+                const char *b)
+{
+    snprintf(diag->file, sizeof(diag->file), "%s", file);
+    diag->line = line;
+    diag->col = col;
+    snprintf(diag->msg, sizeof(diag->msg), fmt, a, b);
+    return MD_EINVAL;
+}
+
+static int find_param(const md_endpoint_conf_t *e, const char *name, size_t len)
+{
+    for (size_t i = 0; i < e->nparams; i++)
+        if (strlen(e->params[i].name) == len && memcmp(e->params[i].name, name, len) == 0)
+            return (int)i;
+    return -1;
+}
+
+static int compile_segments(gw_endpoint_t *ep, const char *file, md_diag_t *diag)
+{
+    const md_endpoint_conf_t *e = ep->conf;
+    const char *p = e->path + 1; /* the loader checked the leading '/' */
+    ep->nsegs = 0;
+    while (*p) {
+        const char *end = strchr(p, '/');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (ep->nsegs == GW_MAX_SEGMENTS)
+            return fail(diag, file, e->line, e->col, "endpoint path '%s' has more than 32 segments%s",
+                        e->path, "");
+        gw_segment_t *s = &ep->segs[ep->nsegs++];
+        s->literal = (md_str_t){ p, len };
+        s->param = -1;
+        if (len >= 2 && p[0] == '{' && p[len - 1] == '}') {
+            s->param = find_param(e, p + 1, len - 2);
+            if (s->param < 0 || e->params[s->param].in != MD_PARAM_IN_PATH) {
+                char seg[128];
+                snprintf(seg, sizeof(seg), "%.*s", (int)MD_MIN(len, 120), p);
+                return fail(diag, file, e->line, e->col,
+                            "endpoint path '%s': segment %s must be declared in params with 'in: path'",
+                            e->path, seg);
+            }
+        }
+        p += len;
+        if (*p == '/')
+            p++;
+    }
+    return MD_OK;
+}
+
+static bool is_token(const char *s)
+{
+    if (!*s)
+        return false;
+    for (; *s; s++)
+        if (!strchr("!#$%&'*+-.^_`|~", *s) && !((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'z') ||
+                                                 (*s >= 'A' && *s <= 'Z')))
+            return false;
+    return true;
+}
+
+static bool is_unreserved(const char *s)
+{
+    if (!*s)
+        return false;
+    for (; *s; s++)
+        if (!strchr("-._~", *s) && !((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'z') ||
+                                      (*s >= 'A' && *s <= 'Z')))
+            return false;
+    return true;
+}
+
+/* The target template source: path plus the `query:` map appended. */
+static char *target_source(const md_backend_conf_t *b, const char *file, md_diag_t *diag)
+{
+    md_buf_t src;
+    md_buf_init(&src, 64 * 1024);
+    md_buf_append_str(&src, b->path);
+    char sep = strchr(b->path, '?') ? '&' : '?';
+    for (size_t i = 0; i < b->nquery; i++) {
+        if (!is_unreserved(b->query[i].name)) {
+            fail(diag, file, b->line, b->col, "backend query parameter name '%s' must use only A-Z a-z 0-9 - . _ ~%s",
+                 b->query[i].name, "");
+            md_buf_free(&src);
+            return NULL;
+        }
+        if (md_buf_printf(&src, "%c%s=%s", sep, b->query[i].name, b->query[i].value) != MD_OK) {
+            md_buf_free(&src);
+            fail(diag, file, b->line, b->col, "backend target is too long%s%s", "", "");
+            return NULL;
+        }
+        sep = '&';
+    }
+    return md_buf_detach(&src, NULL);
+}
+
+/* Every variable a template uses must be known: a declared param, or a
+ * query./header. input. */
+static int check_vars(const md_template_t *t, const md_endpoint_conf_t *e, const md_backend_conf_t *b,
+                      const char *file, md_diag_t *diag)
+{
+    for (size_t i = 0; i < md_template_nvars(t); i++) {
+        md_str_t ns, name;
+        md_template_var(t, i, &ns, &name);
+        char nm[128], full[260];
+        snprintf(nm, sizeof(nm), "%.*s", (int)MD_MIN(name.len, 120), name.ptr);
+        snprintf(full, sizeof(full), "%.*s%s%s", (int)MD_MIN(ns.len, 120), ns.ptr, ns.len ? "." : "", nm);
+        if (ns.len == 0 && find_param(e, name.ptr, name.len) < 0)
+            return fail(diag, file, b->line, b->col,
+                        "template variable {%s} is not a declared parameter of endpoint '%s' "
+                        "(declare it under params, or use {query.NAME} / {header.NAME})",
+                        nm, e->path);
+        if (ns.len && !(ns.len == 5 && memcmp(ns.ptr, "query", 5) == 0) &&
+            !(ns.len == 6 && memcmp(ns.ptr, "header", 6) == 0))
+            return fail(diag, file, b->line, b->col, "template variable {%s}: unknown source %s",
+                        full, "(use {NAME}, {query.NAME} or {header.NAME})");
+    }
+    return MD_OK;
+}
+
+static int compile_backend(gw_backend_t *gb, const md_config_t *cfg, const md_endpoint_conf_t *e,
+                           const md_backend_conf_t *b, md_diag_t *diag)
+{
+    char err[256];
+    gb->conf = b;
+    gb->upstream = (size_t)(b->up - cfg->upstreams);
+    char *src = target_source(b, cfg->file, diag);
+    if (!src)
+        return MD_EINVAL;
+    gb->target = md_template_compile(src, MD_TPL_TARGET, err, sizeof(err));
+    md_free(src);
+    if (!gb->target)
+        return fail(diag, cfg->file, b->line, b->col, "backend path: %s%s", err, "");
+    if (check_vars(gb->target, e, b, cfg->file, diag) != MD_OK)
+        return MD_EINVAL;
+    gb->headers = md_calloc(b->nheaders, sizeof(*gb->headers));
+    gb->nheaders = b->nheaders;
+    for (size_t i = 0; i < b->nheaders; i++) {
+        gb->headers[i].name = b->headers[i].name;
+        if (!is_token(b->headers[i].name))
+            return fail(diag, cfg->file, b->line, b->col, "backend header name '%s' is not a valid token%s",
+                        b->headers[i].name, "");
+        gb->headers[i].value = md_template_compile(b->headers[i].value, MD_TPL_HEADER_VALUE, err, sizeof(err));
+        if (!gb->headers[i].value)
+            return fail(diag, cfg->file, b->line, b->col, "backend header '%s': %s", b->headers[i].name, err);
+        if (check_vars(gb->headers[i].value, e, b, cfg->file, diag) != MD_OK)
+            return MD_EINVAL;
+    }
+    if (b->has_shape) {
+        gb->shape = md_shape_compile(&b->shape, err, sizeof(err));
+        if (!gb->shape)
+            return fail(diag, cfg->file, b->line, b->col, "backend shape: %s%s", err, "");
+    }
+    return MD_OK;
+}
+
+static int compile_endpoint(gw_endpoint_t *ep, const md_config_t *cfg, const md_endpoint_conf_t *e,
+                            md_diag_t *diag)
+{
+    char err[256];
+    ep->conf = e;
+    if (compile_segments(ep, cfg->file, diag) != MD_OK)
+        return MD_EINVAL;
+    ep->params = md_params_compile(e->params, e->nparams, err, sizeof(err));
+    if (!ep->params)
+        return fail(diag, cfg->file, e->line, e->col, "endpoint '%s': %s", e->path, err);
+    ep->backends = md_calloc(e->nbackends, sizeof(*ep->backends));
+    ep->nbackends = e->nbackends;
+    for (size_t i = 0; i < e->nbackends; i++)
+        if (compile_backend(&ep->backends[i], cfg, e, &e->backends[i], diag) != MD_OK)
+            return MD_EINVAL;
+    if (e->passthrough)
+        return MD_OK;
+    const char **paths = md_calloc(e->nbackends, sizeof(*paths));
+    for (size_t i = 0; i < e->nbackends; i++)
+        paths[i] = e->backends[i].as;
+    ep->merge = md_merge_compile(paths, e->nbackends, err, sizeof(err));
+    md_free(paths);
+    if (!ep->merge)
+        return fail(diag, cfg->file, e->line, e->col, "endpoint '%s': %s", e->path, err);
+    return MD_OK;
+}
+
+md_gateway_t *md_gateway_new(const md_config_t *cfg, int nworkers, md_diag_t *diag)
+{
+    md_gateway_t *gw = md_calloc(1, sizeof(*gw));
+    gw->cfg = cfg;
+    gw->nworkers = nworkers > 0 ? nworkers : 1;
+    gw->endpoints = md_calloc(cfg->nendpoints, sizeof(*gw->endpoints));
+    gw->nendpoints = cfg->nendpoints;
+    for (size_t i = 0; i < cfg->nendpoints; i++) {
+        if (compile_endpoint(&gw->endpoints[i], cfg, &cfg->endpoints[i], diag) != MD_OK) {
+            md_gateway_free(gw);
+            return NULL;
+        }
+    }
+    return gw;
+}
+
+static void free_endpoint(gw_endpoint_t *ep)
+{
+    for (size_t j = 0; j < ep->nbackends; j++) {
+        gw_backend_t *b = &ep->backends[j];
+        md_template_free(b->target);
+        for (size_t k = 0; k < b->nheaders; k++)
+            md_template_free(b->headers[k].value);
+        md_free(b->headers);
+        md_shape_free(b->shape);
+    }
+    md_free(ep->backends);
+    md_params_free(ep->params);
+    md_merge_free(ep->merge);
+}
+
+void md_gateway_free(md_gateway_t *gw)
+{
+    if (!gw)
+        return;
+    for (size_t i = 0; i < gw->nendpoints; i++)
+        free_endpoint(&gw->endpoints[i]);
+    md_free(gw->endpoints);
+    md_free(gw);
+}
+
+/* ---- routing ---- */
+
+/* Matches the raw request path against an endpoint's segments; fills the
+ * raw values of path params. */
+static bool match_path(const gw_endpoint_t *ep, md_str_t path, md_str_t *pvals)
+{
+    const char *p = path.ptr, *end = path.ptr + path.len;
+    if (p == end || *p != '/')
+        return false;
+    p++;
+    size_t i = 0;
+    while (p < end || i < ep->nsegs) {
+        if (i == ep->nsegs)
+            return false;
+        const char *slash = memchr(p, '/', (size_t)(end - p));
+        size_t len = slash ? (size_t)(slash - p) : (size_t)(end - p);
+        const gw_segment_t *s = &ep->segs[i];
+        if (s->param >= 0) {
+            if (len == 0)
+                return false;
+            pvals[s->param] = (md_str_t){ p, len };
+        } else if (s->literal.len != len || memcmp(s->literal.ptr, p, len) != 0) {
+            return false;
+        }
+        i++;
+        p += len;
+        if (p < end) {
+            p++; /* the '/' */
+            if (p == end && i == ep->nsegs)
+                return false; /* trailing slash: a different path */
+        }
+    }
+    return true;
+}
+
+static bool method_matches(const char *want, md_str_t got)
+{
+    size_t n = strlen(want);
+    if (got.len == n && memcmp(want, got.ptr, n) == 0)
+        return true;
+    return got.len == 4 && memcmp(got.ptr, "HEAD", 4) == 0 && strcmp(want, "GET") == 0;
+}
+
+/* Finds the endpoint for a request; on a path match with the wrong method,
+ * fills `allow` with the methods that would match. */
+static const gw_endpoint_t *route(const md_gateway_t *gw, md_http_req_t *req, md_str_t *pvals,
+                                  char *allow, size_t allowlen)
+{
+    size_t used = 0;
+    allow[0] = '\0';
+    for (size_t i = 0; i < gw->nendpoints; i++) {
+        const gw_endpoint_t *ep = &gw->endpoints[i];
+        if (!match_path(ep, req->path, pvals))
+            continue;
+        if (method_matches(ep->conf->method, req->method))
+            return ep;
+        int n = snprintf(allow + used, allowlen - used, "%s%s", used ? ", " : "", ep->conf->method);
+        if (n > 0 && (size_t)n < allowlen - used)
+            used += (size_t)n;
+    }
+    return NULL;
+}
+
+/* ---- request inputs ---- */
+
+int gw_lookup(void *ctx, md_str_t ns, md_str_t name, md_str_t *value)
+{
+    gw_inputs_t *in = ctx;
+    const md_header_t *h = NULL;
+    if (ns.len == 0) {
+        int i = find_param(in->ep->conf, name.ptr, name.len);
+        if (i < 0 || !in->values[i].ptr)
+            return MD_ENOTFOUND;
+        *value = in->values[i];
+        return MD_OK;
+    }
+    const md_header_t *list = ns.ptr[0] == 'q' ? in->query : in->req->headers;
+    size_t n = ns.ptr[0] == 'q' ? in->nquery : in->req->num_headers;
+    for (size_t i = 0; i < n && !h; i++)
+        if (list[i].name_len == name.len &&
+            (ns.ptr[0] == 'q' ? memcmp(list[i].name, name.ptr, name.len) == 0
+                              : strncasecmp(list[i].name, name.ptr, name.len) == 0))
+            h = &list[i];
+    if (!h)
+        return MD_ENOTFOUND;
+    *value = (md_str_t){ h->value, h->value_len };
+    return MD_OK;
+}
+
+int gw_render_backend(const gw_backend_t *b, gw_inputs_t *in, md_upstream_req_t *out, char *msg,
+                      size_t msglen)
+{
+    md_pool_t *pool = in->req->pool;
+    md_buf_t buf;
+    md_buf_init(&buf, 16 * 1024);
+    int rc = md_template_render(b->target, gw_lookup, in, &buf);
+    if (rc != MD_OK) {
+        snprintf(msg, msglen, "a request value cannot be used in backend '%s' path", b->conf->name);
+        goto out;
+    }
+    out->method = b->conf->method;
+    out->path = md_pool_strndup(pool, buf.data, buf.len);
+    out->path_len = buf.len;
+    out->body = NULL;
+    out->body_len = 0;
+    out->timeout_ms = b->conf->timeout_ms;
+    out->nheaders = b->nheaders;
+    md_header_t *hs = b->nheaders ? md_pool_alloc(pool, b->nheaders * sizeof(*hs)) : NULL;
+    for (size_t i = 0; i < b->nheaders; i++) {
+        md_buf_reset(&buf);
+        rc = md_template_render(b->headers[i].value, gw_lookup, in, &buf);
+        if (rc != MD_OK) {
+            snprintf(msg, msglen, "a request value cannot be used in backend '%s' header", b->conf->name);
+            goto out;
+        }
+        hs[i].name = b->headers[i].name;
+        hs[i].name_len = strlen(b->headers[i].name);
+        hs[i].value = md_pool_strndup(pool, buf.data, buf.len);
+        hs[i].value_len = buf.len;
+    }
+    out->headers = hs;
+out:
+    md_buf_free(&buf);
+    return rc;
+}
+
+const char *gw_error_kind(int error)
+{
+    switch (error) {
+    case MD_ETIMEDOUT: return "timeout";
+    case MD_ECONNECT: return "connect";
+    case MD_ERESET: return "reset";
+    case MD_ETOOBIG: return "too_big";
+    case MD_AGAIN: return "overloaded";
+    case MD_EINVAL: return "invalid_response";
+    default: return "error";
+    }
+}
+
+/* ---- the request handler ---- */
+
+static void handle(md_http_req_t *req, void *app)
+{
+    md_gateway_t *gw = app;
+    gw_worker_t *w = md_worker_data(req->worker);
+    md_str_t pvals[GW_MAX_SEGMENTS] = { { 0 } };
+    char allow[128], msg[256];
+    const gw_endpoint_t *ep = route(gw, req, pvals, allow, sizeof(allow));
+    if (!ep) {
+        if (allow[0]) {
+            md_header_t h = { "Allow", 5, allow, strlen(allow) };
+            md_http_respond_error_h(req, 405, "method_not_allowed", "method not allowed on this path", NULL, &h, 1);
+        } else {
+            md_http_respond_error(req, 404, "not_found", "no endpoint matches this path", NULL);
+        }
+        return;
+    }
+    gw_inputs_t *in = md_pool_calloc(req->pool, sizeof(*in));
+    in->ep = ep;
+    in->req = req;
+    if (md_query_parse(req->pool, req->query.ptr, req->query.len, in->query, GW_MAX_QUERY_PAIRS,
+                       &in->nquery) != MD_OK) {
+        md_http_respond_error(req, 400, "bad_query", "the query string is malformed or has too many parameters",
+                              NULL);
+        return;
+    }
+    size_t np = ep->conf->nparams, bad = 0;
+    md_str_t *pv = np ? md_pool_calloc(req->pool, np * sizeof(*pv)) : NULL;
+    for (size_t i = 0; i < np; i++)
+        pv[i] = pvals[i];
+    in->values = np ? md_pool_calloc(req->pool, np * sizeof(*in->values)) : NULL;
+    if (md_params_validate(ep->params, req->pool, in->query, in->nquery, req->headers, req->num_headers, pv,
+                           in->values, &bad, msg, sizeof(msg)) != MD_OK) {
+        md_buf_t extra;
+        md_buf_init(&extra, 1024);
+        md_buf_append_str(&extra, "\"param\":");
+        md_json_write_string(&extra, ep->conf->params[bad].name, strlen(ep->conf->params[bad].name));
+        md_http_respond_error(req, 400, "invalid_param", msg, extra.data);
+        md_buf_free(&extra);
+        return;
+    }
+    if (ep->conf->passthrough)
+        gw_passthrough(w, ep, in);
+    else
+        gw_compose(w, ep, in);
+}
+
+/* ---- workers ---- */
+
+static int worker_init(md_worker_t *mw, void *app, void **data)
+{
+    md_gateway_t *gw = app;
+    gw_worker_t *w = md_calloc(1, sizeof(*w));
+    w->gw = gw;
+    w->loop = md_worker_loop(mw);
+    w->upstreams = md_calloc(gw->cfg->nupstreams, sizeof(*w->upstreams));
+    for (size_t i = 0; i < gw->cfg->nupstreams; i++)
+        w->upstreams[i] = md_upstream_new(w->loop, &gw->cfg->upstreams[i], gw->nworkers);
+    *data = w;
+    return MD_OK;
+}
+
+static void worker_fini(md_worker_t *mw, void *app, void *data)
+{
+    MD_UNUSED(mw);
+    md_gateway_t *gw = app;
+    gw_worker_t *w = data;
+    for (size_t i = 0; i < gw->cfg->nupstreams; i++)
+        md_upstream_free(w->upstreams[i]);
+    md_free(w->upstreams);
+    md_free(w);
+}
+
+void md_gateway_hooks(md_gateway_t *gw, md_server_hooks_t *hooks)
+{
+    hooks->handler = handle;
+    hooks->app = gw;
+    hooks->worker_init = worker_init;
+    hooks->worker_fini = worker_fini;
+}

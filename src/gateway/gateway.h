@@ -1,0 +1,32 @@
+/*
+ * gateway.h - medley's application: composite and passthrough endpoints.
+ *
+ * md_gateway_new() compiles a loaded md_config_t into everything the hot
+ * path needs (routes, parameter validators, backend templates, shapes,
+ * merge plans), reporting any problem as FILE:LINE:COL like the config
+ * loader. md_gateway_hooks() then gives the HTTP server its request handler
+ * and per-worker init/fini (each worker owns one keep-alive pool per
+ * upstream).
+ *
+ * Per request (compose.c): route, validate params, render and start every
+ * backend call at once, shape each answer as it arrives, merge, respond.
+ * Passthrough endpoints (passthrough.c) stream one upstream response.
+ */
+#ifndef MD_GATEWAY_H
+#define MD_GATEWAY_H
+
+#include "config/config.h"
+#include "http/server.h"
+
+typedef struct md_gateway md_gateway_t;
+
+/* Compiles cfg (borrowed: it must outlive the gateway). NULL + diag on
+ * error. `nworkers` is the number of server workers (splits pool sizes). */
+md_gateway_t *md_gateway_new(const md_config_t *cfg, int nworkers, md_diag_t *diag);
+
+void md_gateway_free(md_gateway_t *gw);
+
+/* Fills the server hooks (handler, worker_init, worker_fini). */
+void md_gateway_hooks(md_gateway_t *gw, md_server_hooks_t *hooks);
+
+#endif
