@@ -85,7 +85,7 @@
     "      upstream: news\n"                                                   \
     "      path: /demo\n"
 
-/* Comfortably above the rendered size (~2.3 KB); only the ports vary. */
+/* Comfortably above the rendered size (~1.7 KB); only the ports vary. */
 #define DEMO_YAML_MAX_BYTES 8192
 
 char *md_demo_config(uint16_t mock_port, uint16_t listen_port)

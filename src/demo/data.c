@@ -8,10 +8,13 @@
  *
  * Writing goes through a sticky-error writer (jw_t): after the first failure
  * every further append is a no-op and the error is reported once at the end,
- * which keeps the generators free of per-call error plumbing.
+ * which keeps the generators free of per-call error plumbing. Strings are
+ * escaped by json/write.h, so the output is valid JSON whatever the lists
+ * hold.
  */
 #include "demo/data.h"
 #include "core/common.h"
+#include "json/write.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -67,18 +70,6 @@ typedef struct jw {
     int rc;
 } jw_t;
 
-/* Only printable ASCII other than '"' and '\\' is written unescaped; the word
- * lists are meant to stay inside that set and this is the proof. */
-static bool json_safe(const char *s)
-{
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c < 0x20 || c > 0x7e || c == '"' || c == '\\')
-            return false;
-    }
-    return true;
-}
-
 static void jw_raw(jw_t *w, const char *s)
 {
     if (w->rc == MD_OK)
@@ -96,22 +87,21 @@ static void jw_fmt(jw_t *w, const char *fmt, ...)
     va_end(ap);
 }
 
-/* Appends text inside an already opened JSON string. */
-static void jw_text(jw_t *w, const char *s)
+/* Appends s as a JSON string literal. */
+static void jw_str(jw_t *w, const char *s)
 {
-    if (w->rc == MD_OK && !json_safe(s))
-        w->rc = MD_EINVAL;
-    jw_raw(w, s);
+    if (w->rc == MD_OK)
+        w->rc = md_json_write_string(w->b, s, strlen(s));
 }
 
 /* Appends `"key":"value"`, preceded by a comma unless `first`. */
 static void jw_member(jw_t *w, bool first, const char *key, const char *value)
 {
-    jw_raw(w, first ? "\"" : ",\"");
-    jw_text(w, key);
-    jw_raw(w, "\":\"");
-    jw_text(w, value);
-    jw_raw(w, "\"");
+    if (!first)
+        jw_raw(w, ",");
+    if (w->rc == MD_OK)
+        w->rc = md_json_write_key(w->b, key, strlen(key));
+    jw_str(w, value);
 }
 
 /* ---- time ---------------------------------------------------------------- */
@@ -229,6 +219,7 @@ static const char *const history_types[] = {
 /* ---- news ---------------------------------------------------------------- */
 
 #define NEWS_BODY_MIN_CHARS 880
+#define NEWS_BODY_MAX_CHARS 2048
 
 /* Joins "Subject verb object" into out. */
 static void headline(char *out, size_t outlen, const char *s, const char *v, const char *o)
@@ -243,9 +234,9 @@ static void write_tags(jw_t *w, rng_t *r)
     size_t n = 2 + rng_below(r, 2);
     jw_raw(w, ",\"tags\":[");
     for (size_t i = 0; i < n; i++) {
-        jw_raw(w, i ? ",\"" : "\"");
-        jw_text(w, tags[perm[i]]);
-        jw_raw(w, "\"");
+        if (i)
+            jw_raw(w, ",");
+        jw_str(w, tags[perm[i]]);
     }
     jw_raw(w, "]");
 }
@@ -255,17 +246,17 @@ static void write_tags(jw_t *w, rng_t *r)
 static void write_body(jw_t *w, rng_t *r, const char *head)
 {
     size_t perm[MD_ARRAY_LEN(body_sentences)];
-    size_t len = strlen(head) + 1;
+    md_buf_t body;
+    md_buf_init(&body, NEWS_BODY_MAX_CHARS);
     rng_permute(r, perm, MD_ARRAY_LEN(body_sentences));
-    jw_raw(w, ",\"body\":\"");
-    jw_text(w, head);
-    jw_raw(w, ".");
-    for (size_t i = 0; i < MD_ARRAY_LEN(perm) && len < NEWS_BODY_MIN_CHARS; i++) {
-        jw_raw(w, " ");
-        jw_text(w, body_sentences[perm[i]]);
-        len += 1 + strlen(body_sentences[perm[i]]);
-    }
-    jw_raw(w, "\"");
+    int rc = md_buf_printf(&body, "%s.", head);
+    for (size_t i = 0; i < MD_ARRAY_LEN(perm) && rc == MD_OK && body.len < NEWS_BODY_MIN_CHARS; i++)
+        rc = md_buf_printf(&body, " %s", body_sentences[perm[i]]);
+    if (w->rc == MD_OK)
+        w->rc = rc;
+    jw_raw(w, ",\"body\":");
+    jw_str(w, body.data);
+    md_buf_free(&body);
 }
 
 static void write_article(jw_t *w, rng_t *r, size_t i, const char *object, size_t slot)

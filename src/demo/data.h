@@ -14,9 +14,8 @@
  *             also unordered.
  *   vacation  one small record per employee id 1..1000, rendered per request.
  *
- * Every string emitted is drawn from fixed word lists that contain nothing a
- * JSON string would need escaped; the writer checks that anyway and fails
- * with MD_EINVAL rather than produce invalid JSON.
+ * Strings are escaped with json/write.h, so the documents are valid JSON
+ * whatever the word lists hold.
  */
 #ifndef MD_DEMO_DATA_H
 #define MD_DEMO_DATA_H

@@ -383,7 +383,7 @@ static void handle(md_http_req_t *req, void *app)
 {
     md_gateway_t *gw = app;
     gw_worker_t *w = md_worker_data(req->worker);
-    md_str_t pvals[GW_MAX_SEGMENTS] = { { 0 } };
+    md_str_t pvals[MD_PARAMS_MAX] = { { 0 } }; /* indexed by declared param */
     char allow[128], msg[256];
     const gw_endpoint_t *ep = route(gw, req, pvals, allow, sizeof(allow));
     if (!ep) {
@@ -405,11 +405,8 @@ static void handle(md_http_req_t *req, void *app)
         return;
     }
     size_t np = ep->conf->nparams, bad = 0;
-    md_str_t *pv = np ? md_pool_calloc(req->pool, np * sizeof(*pv)) : NULL;
-    for (size_t i = 0; i < np; i++)
-        pv[i] = pvals[i];
     in->values = np ? md_pool_calloc(req->pool, np * sizeof(*in->values)) : NULL;
-    if (md_params_validate(ep->params, req->pool, in->query, in->nquery, req->headers, req->num_headers, pv,
+    if (md_params_validate(ep->params, req->pool, in->query, in->nquery, req->headers, req->num_headers, pvals,
                            in->values, &bad, msg, sizeof(msg)) != MD_OK) {
         md_buf_t extra;
         md_buf_init(&extra, 1024);

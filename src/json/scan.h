@@ -105,6 +105,14 @@ md_json_toks_t *md_json_scratch(void);
 /* Frees the calling thread's scratch now (it is recreated on next use). */
 void md_json_scratch_release(void);
 
+/* Gives back the scratch's storage if one huge document grew it past
+ * MD_JSON_SCRATCH_KEEP tokens, so a rare big response does not pin
+ * megabytes per thread. Cheap; called after each use. */
+void md_json_scratch_trim(void);
+
+/* Tokens the scratch keeps between uses (about 1.3 MiB). */
+#define MD_JSON_SCRATCH_KEEP (1u << 16)
+
 /* Validates json[0..len) and APPENDS its tokens to t (tokens of earlier
  * scans stay valid, so several documents can share one array). The root
  * token's index is stored in *root when root != NULL. Offsets are relative
@@ -129,6 +137,11 @@ bool md_json_str_equal(const char *json, const md_json_tok_t *t, const char *s, 
  * decoded UTF-8 bytes: <0, 0, >0 like memcmp, shorter prefix first. */
 int md_json_str_compare(const char *ja, const md_json_tok_t *a, const char *jb,
                         const md_json_tok_t *b);
+
+/* Length of the well-formed UTF-8 sequence starting at s[0] (1 for ASCII),
+ * or 0 if s[0..avail) does not start with one (stray continuation byte,
+ * overlong form, encoded surrogate, above U+10FFFF, truncated). */
+size_t md_json_utf8_seq(const char *s, size_t avail);
 
 /* The number token `t` as a double (strtod semantics: huge values give
  * +-HUGE_VAL). */

@@ -1,0 +1,553 @@
+/*
+ * config.c - loads medley's YAML configuration into md_config_t (config.h):
+ * the public entry points, the top level (listen, workers, limits) and the
+ * upstreams, whose URLs are parsed and resolved here once at startup.
+ *
+ * A load reads the file (bounded), builds a node tree in a pool (yaml.c),
+ * then walks it, filling the heap-owned model. Arrays are sized from the
+ * node counts and their lengths set before they are filled, so on any
+ * error md_config_free() of the half-built model releases exactly what was
+ * allocated. Endpoints are parsed in endpoint.c.
+ */
+#include "config/config.h"
+#include "config/internal.h"
+#include "core/alloc.h"
+#include "core/common.h"
+#include "core/pool.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAX_HOST 253
+#define MAX_WORKERS 256
+
+void md_diag_format(const md_diag_t *d, char *out, size_t outlen)
+{
+    if (d->line <= 0)
+        snprintf(out, outlen, "%s: %s", d->file, d->msg);
+    else if (d->col <= 0)
+        snprintf(out, outlen, "%s:%d: %s", d->file, d->line, d->msg);
+    else
+        snprintf(out, outlen, "%s:%d:%d: %s", d->file, d->line, d->col, d->msg);
+}
+
+/* ---- freeing ---------------------------------------------------------- */
+
+static void free_kvs(md_kv_t *kv, size_t n)
+{
+    for (size_t i = 0; kv && i < n; i++) {
+        md_free(kv[i].name);
+        md_free(kv[i].value);
+    }
+    md_free(kv);
+}
+
+static void free_strings(char **v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        md_free(v[i]);
+    md_free(v);
+}
+
+static void free_backend(md_backend_conf_t *b)
+{
+    md_free(b->name);
+    md_free(b->upstream);
+    md_free(b->method);
+    md_free(b->path);
+    free_kvs(b->query, b->nquery);
+    free_kvs(b->headers, b->nheaders);
+    md_free(b->shape.from);
+    free_strings(b->shape.select, b->shape.nselect);
+    free_strings(b->shape.deny, b->shape.ndeny);
+    free_kvs(b->shape.rename, b->shape.nrename);
+    md_free(b->shape.sort);
+    md_free(b->as);
+}
+
+static void free_endpoint(md_endpoint_conf_t *e)
+{
+    md_free(e->path);
+    md_free(e->method);
+    md_free(e->summary);
+    md_free(e->description);
+    md_free(e->operation_id);
+    md_free(e->errors_field);
+    for (size_t i = 0; e->params && i < e->nparams; i++) {
+        md_free(e->params[i].name);
+        md_free(e->params[i].pattern);
+        md_free(e->params[i].default_value);
+        md_free(e->params[i].description);
+    }
+    md_free(e->params);
+    for (size_t i = 0; e->backends && i < e->nbackends; i++)
+        free_backend(&e->backends[i]);
+    md_free(e->backends);
+}
+
+static void free_upstream(md_upstream_conf_t *u)
+{
+    md_free(u->name);
+    md_free(u->url);
+    md_free(u->host);
+    md_free(u->base_path);
+    md_free(u->host_header);
+    free_kvs(u->headers, u->nheaders);
+}
+
+void md_config_free(md_config_t *cfg)
+{
+    if (!cfg)
+        return;
+    for (size_t i = 0; cfg->upstreams && i < cfg->nupstreams; i++)
+        free_upstream(&cfg->upstreams[i]);
+    md_free(cfg->upstreams);
+    for (size_t i = 0; cfg->endpoints && i < cfg->nendpoints; i++)
+        free_endpoint(&cfg->endpoints[i]);
+    md_free(cfg->endpoints);
+    md_free(cfg->listen_host);
+    md_free(cfg->file);
+    md_free(cfg);
+}
+
+md_upstream_conf_t *md_config_upstream(const md_config_t *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->nupstreams; i++)
+        if (cfg->upstreams[i].name && strcmp(cfg->upstreams[i].name, name) == 0)
+            return &cfg->upstreams[i];
+    return NULL;
+}
+
+/* ---- listen, workers, limits ------------------------------------------ */
+
+static bool parse_port(const char *s, uint16_t *port)
+{
+    unsigned v = 0;
+    size_t i = 0;
+    for (; s[i] >= '0' && s[i] <= '9' && i < 6; i++)
+        v = v * 10 + (unsigned)(s[i] - '0');
+    if (i == 0 || s[i] || v < 1 || v > 65535)
+        return false;
+    *port = (uint16_t)v;
+    return true;
+}
+
+static bool is_host_name(const char *s, size_t n)
+{
+    if (n == 0 || n > MAX_HOST)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        bool ok = (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                  ch == '-' || ch == '.' || ch == '_';
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+/* Splits "host:port", "[v6]:port" or ":port" (host left empty). For
+ * brackets, *host excludes them and *v6 is set. Returns false if malformed. */
+static bool split_host_port(const char *s, const char **host, size_t *hlen, const char **port, bool *v6)
+{
+    *v6 = s[0] == '[';
+    if (*v6) {
+        const char *close = strchr(s, ']');
+        if (!close)
+            return false;
+        *host = s + 1;
+        *hlen = (size_t)(close - s - 1);
+        char tmp[INET6_ADDRSTRLEN + 1];
+        unsigned char bin[sizeof(struct in6_addr)];
+        if (*hlen == 0 || *hlen >= sizeof(tmp))
+            return false;
+        memcpy(tmp, *host, *hlen);
+        tmp[*hlen] = '\0';
+        if (inet_pton(AF_INET6, tmp, bin) != 1)
+            return false;
+        *port = close[1] == ':' ? close + 2 : (close[1] ? NULL : close + 1);
+        return *port != NULL;
+    }
+    const char *colon = strchr(s, ':');
+    *host = s;
+    *hlen = colon ? (size_t)(colon - s) : strlen(s);
+    *port = colon ? colon + 1 : s + strlen(s);
+    return (*hlen == 0 || is_host_name(s, *hlen)) && (!colon || !strchr(colon + 1, ':'));
+}
+
+/* listen: "host:port", "[::1]:port", ":port" or a bare port. */
+static int parse_listen(md_cfg_ctx_t *c, const md_cfg_node_t *n)
+{
+    md_config_t *cfg = c->cfg;
+    const char *host = "", *port = NULL;
+    size_t hlen = 0;
+    bool v6 = false, ok = n->kind == MD_CFG_SCALAR;
+    if (ok && strchr(n->str, ':') == NULL && n->str[0] != '[')
+        port = n->str;
+    else if (ok)
+        ok = split_host_port(n->str, &host, &hlen, &port, &v6);
+    if (!ok || !port || !parse_port(port, &cfg->listen_port))
+        return md_cfg_fail(c, n->line, n->col, "'listen' must be host:port with a port 1-65535, like 0.0.0.0:8080 "
+                                               "or [::1]:8080");
+    if (hlen) {
+        md_free(cfg->listen_host);
+        cfg->listen_host = md_strndup(host, hlen);
+    }
+    return MD_OK;
+}
+
+static int parse_workers(md_cfg_ctx_t *c, const md_cfg_node_t *n)
+{
+    if (n->kind == MD_CFG_SCALAR && strcmp(n->str, "auto") == 0) {
+        c->cfg->workers = 0;
+        return MD_OK;
+    }
+    uint32_t v;
+    if (n->kind != MD_CFG_SCALAR || md_cfg_uint(c, n, 1, MAX_WORKERS, &v) != MD_OK) {
+        c->failed = false; /* replace the generic integer message */
+        return md_cfg_fail(c, n->line, n->col, "'workers' must be auto or an integer between 1 and %d",
+                           MAX_WORKERS);
+    }
+    c->cfg->workers = (int)v;
+    return MD_OK;
+}
+
+enum { F_SIZE, F_DURATION, F_COUNT };
+
+static const struct limit_field {
+    const char *key;
+    int kind;
+    size_t off;
+    uint32_t min, max;          /* F_COUNT only */
+} limit_fields[] = {
+    { "max_header_bytes", F_SIZE, offsetof(md_limits_t, max_header_bytes), 0, 0 },
+    { "max_headers", F_COUNT, offsetof(md_limits_t, max_headers), 1, 1024 },
+    { "max_body_bytes", F_SIZE, offsetof(md_limits_t, max_body_bytes), 0, 0 },
+    { "header_timeout", F_DURATION, offsetof(md_limits_t, header_timeout_ms), 0, 0 },
+    { "body_timeout", F_DURATION, offsetof(md_limits_t, body_timeout_ms), 0, 0 },
+    { "idle_timeout", F_DURATION, offsetof(md_limits_t, idle_timeout_ms), 0, 0 },
+    { "max_connections", F_COUNT, offsetof(md_limits_t, max_connections), 1, 1000000 },
+    { "max_inflight", F_COUNT, offsetof(md_limits_t, max_inflight), 1, 1000000 },
+    { "shutdown_timeout", F_DURATION, offsetof(md_limits_t, shutdown_timeout_ms), 0, 0 },
+    { "max_pipelined", F_COUNT, offsetof(md_limits_t, max_pipelined), 1, 1024 },
+};
+
+static int parse_limits(md_cfg_ctx_t *c, const md_cfg_node_t *map)
+{
+    static const char *const keys[] = { "max_header_bytes", "max_headers", "max_body_bytes", "header_timeout",
+                                        "body_timeout", "idle_timeout", "max_connections", "max_inflight",
+                                        "shutdown_timeout", "max_pipelined", NULL };
+    if (md_cfg_check_keys(c, map, keys, "limits") != MD_OK)
+        return MD_EINVAL;
+    char *base = (char *)&c->cfg->limits;
+    for (size_t i = 0; i < MD_ARRAY_LEN(limit_fields); i++) {
+        const struct limit_field *f = &limit_fields[i];
+        const md_cfg_node_t *n = md_cfg_get(map, f->key);
+        if (!n)
+            continue;
+        int rc = f->kind == F_SIZE       ? md_cfg_size(c, n, (size_t *)(base + f->off))
+                 : f->kind == F_DURATION ? md_cfg_duration(c, n, (uint32_t *)(base + f->off))
+                                         : md_cfg_uint(c, n, f->min, f->max, (uint32_t *)(base + f->off));
+        if (rc != MD_OK)
+            return rc;
+    }
+    return MD_OK;
+}
+
+/* ---- upstreams ----------------------------------------------------------- */
+
+/* Resolves host once, preferring IPv4 (what most backends listen on). */
+static int resolve(md_cfg_ctx_t *c, const md_cfg_node_t *n, md_upstream_conf_t *u)
+{
+    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV };
+    struct addrinfo *res = NULL;
+    char port[8], h[MD_CFG_SHOW];
+    snprintf(port, sizeof(port), "%u", (unsigned)u->port);
+    int rc = getaddrinfo(u->host, port, &hints, &res);
+    if (rc != 0 || !res)
+        return md_cfg_fail(c, n->line, n->col, "cannot resolve upstream host '%s': %s", md_cfg_show(h, u->host),
+                           rc ? gai_strerror(rc) : "no address");
+    const struct addrinfo *pick = res;
+    for (const struct addrinfo *a = res; a; a = a->ai_next) {
+        if (a->ai_family == AF_INET) {
+            pick = a;
+            break;
+        }
+    }
+    memcpy(&u->addr, pick->ai_addr, pick->ai_addrlen);
+    u->addrlen = pick->ai_addrlen;
+    freeaddrinfo(res);
+    return MD_OK;
+}
+
+static int bad_url(md_cfg_ctx_t *c, const md_cfg_node_t *n, const char *why)
+{
+    char s[MD_CFG_SHOW];
+    return md_cfg_fail(c, n->line, n->col, "upstream url '%s' %s", md_cfg_show(s, n->str), why);
+}
+
+/* url: http://host[:port][/base] */
+static int parse_url(md_cfg_ctx_t *c, const md_cfg_node_t *n, md_upstream_conf_t *u)
+{
+    if (md_cfg_line(c, n, false, MD_CFG_MAX_PATH, &u->url) != MD_OK)
+        return MD_EINVAL;
+    const char *s = u->url;
+    if (strncasecmp(s, "https://", 8) == 0)
+        return md_cfg_fail(c, n->line, n->col, "https upstreams are not supported yet (use http://)");
+    if (strncasecmp(s, "http://", 7) != 0)
+        return bad_url(c, n, "must start with http://");
+    s += 7;
+    if (strpbrk(s, "?#"))
+        return bad_url(c, n, "must not have a query or fragment");
+    size_t alen = strcspn(s, "/");
+    if (memchr(s, '@', alen))
+        return bad_url(c, n, "must not contain user info (user@)");
+    if (strchr(s, ' '))
+        return bad_url(c, n, "must not contain spaces");
+
+    char authority[MAX_HOST + 16];
+    if (alen >= sizeof(authority))
+        return bad_url(c, n, "has a host that is too long");
+    memcpy(authority, s, alen);
+    authority[alen] = '\0';
+    const char *host, *port;
+    size_t hlen;
+    bool v6;
+    if (!split_host_port(authority, &host, &hlen, &port, &v6) || hlen == 0)
+        return bad_url(c, n, "must be http://host[:port][/path]");
+    u->port = 80;
+    if (*port && !parse_port(port, &u->port))
+        return bad_url(c, n, "has a bad port (1-65535)");
+    u->host = md_strndup(host, hlen);
+
+    char hh[MAX_HOST + 16];
+    snprintf(hh, sizeof(hh), v6 ? "[%s]" : "%s", u->host);
+    if (u->port != 80)
+        snprintf(hh + strlen(hh), sizeof(hh) - strlen(hh), ":%u", (unsigned)u->port);
+    u->host_header = md_strdup(hh);
+
+    const char *path = s + alen;
+    size_t plen = strlen(path);
+    while (plen > 0 && path[plen - 1] == '/')
+        plen--;
+    u->base_path = md_strndup(path, plen);
+    return resolve(c, n, u);
+}
+
+static bool is_name(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > MD_CFG_MAX_NAME)
+        return false;
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch == '_' ||
+              ch == '-' || ch == '.'))
+            return false;
+    }
+    return true;
+}
+
+static int parse_upstream_fields(md_cfg_ctx_t *c, const md_cfg_node_t *map, md_upstream_conf_t *u,
+                                 const char *what)
+{
+    const md_cfg_node_t *n;
+    if ((n = md_cfg_get(map, "timeout")) && md_cfg_duration(c, n, &u->timeout_ms) != MD_OK)
+        return MD_EINVAL;
+    u->connect_timeout_ms = MD_MIN(u->timeout_ms, 1000u);
+    if ((n = md_cfg_get(map, "connect_timeout"))) {
+        if (md_cfg_duration(c, n, &u->connect_timeout_ms) != MD_OK)
+            return MD_EINVAL;
+        if (u->connect_timeout_ms > u->timeout_ms)
+            return md_cfg_fail(c, n->line, n->col, "'connect_timeout' of %s must not exceed its 'timeout'", what);
+    }
+    if ((n = md_cfg_get(map, "max_connections")) && md_cfg_uint(c, n, 1, 65536, &u->max_connections) != MD_OK)
+        return MD_EINVAL;
+    if ((n = md_cfg_get(map, "max_queue")) && md_cfg_uint(c, n, 0, 1000000, &u->max_queue) != MD_OK)
+        return MD_EINVAL;
+    if ((n = md_cfg_get(map, "max_response_bytes")) && md_cfg_size(c, n, &u->max_response_bytes) != MD_OK)
+        return MD_EINVAL;
+    if ((n = md_cfg_get(map, "headers")) && md_cfg_kv(c, n, MD_CFG_KV_HEADERS, &u->headers, &u->nheaders) != MD_OK)
+        return MD_EINVAL;
+    if (md_cfg_require(c, map, "url", what, &n) != MD_OK)
+        return MD_EINVAL;
+    return parse_url(c, n, u);
+}
+
+static int parse_upstream(md_cfg_ctx_t *c, const md_cfg_node_t *map, md_upstream_conf_t *u)
+{
+    static const char *const keys[] = { "url", "timeout", "connect_timeout", "max_connections", "max_queue",
+                                        "max_response_bytes", "headers", NULL };
+    char what[MD_CFG_SHOW + 16], k[MD_CFG_SHOW];
+    snprintf(what, sizeof(what), "upstream '%s'", md_cfg_show(k, map->key));
+    u->line = map->key_line;
+    u->col = map->key_col;
+    u->timeout_ms = 5000;
+    u->max_connections = 64;
+    u->max_queue = 1024;
+    u->max_response_bytes = (size_t)8 << 20;
+    if (!is_name(map->key))
+        return md_cfg_fail(c, map->key_line, map->key_col,
+                           "upstream name '%s' must be 1-%d characters of A-Z a-z 0-9 _ . -", k, MD_CFG_MAX_NAME);
+    u->name = md_strdup(map->key);
+    if (map->null)
+        return md_cfg_fail(c, map->key_line, map->key_col, "missing required key 'url' in %s", what);
+    if (md_cfg_check_keys(c, map, keys, what) != MD_OK)
+        return MD_EINVAL;
+    return parse_upstream_fields(c, map, u, what);
+}
+
+static int parse_upstreams(md_cfg_ctx_t *c, const md_cfg_node_t *map)
+{
+    md_config_t *cfg = c->cfg;
+    if (md_cfg_check_map(c, map, MD_CFG_MAX_UPSTREAMS, false, "upstreams") != MD_OK)
+        return MD_EINVAL;
+    cfg->upstreams = md_calloc(map->count ? map->count : 1, sizeof(md_upstream_conf_t));
+    cfg->nupstreams = map->count;
+    size_t i = 0;
+    for (const md_cfg_node_t *n = map->first; n; n = n->next, i++)
+        if (parse_upstream(c, n, &cfg->upstreams[i]) != MD_OK)
+            return MD_EINVAL;
+    return MD_OK;
+}
+
+/* ---- top level ----------------------------------------------------------- */
+
+static void set_defaults(md_config_t *cfg)
+{
+    cfg->listen_host = md_strdup("0.0.0.0");
+    cfg->listen_port = 8080;
+    cfg->workers = 0;
+    cfg->limits = (md_limits_t){
+        .max_header_bytes = 16 * 1024,
+        .max_headers = 64,
+        .max_body_bytes = 1024 * 1024,
+        .header_timeout_ms = 10000,
+        .body_timeout_ms = 30000,
+        .idle_timeout_ms = 60000,
+        .max_connections = 4096,
+        .max_inflight = 1024,
+        .shutdown_timeout_ms = 10000,
+        .max_pipelined = 16,
+    };
+}
+
+static int parse_top(md_cfg_ctx_t *c, const md_cfg_node_t *root)
+{
+    static const char *const keys[] = { "listen", "workers", "limits", "upstreams", "endpoints", NULL };
+    if (!root || (root->kind == MD_CFG_SCALAR && root->null))
+        return md_cfg_fail(c, 1, 1, "the configuration is empty (expected listen, upstreams, endpoints)");
+    if (root->kind != MD_CFG_MAP)
+        return md_cfg_fail(c, root->line, root->col, "the top level must be a mapping (listen, upstreams, "
+                                                     "endpoints...)");
+    if (md_cfg_check_keys(c, root, keys, "the top level") != MD_OK)
+        return MD_EINVAL;
+    const md_cfg_node_t *n;
+    if ((n = md_cfg_get(root, "listen")) && parse_listen(c, n) != MD_OK)
+        return MD_EINVAL;
+    if ((n = md_cfg_get(root, "workers")) && parse_workers(c, n) != MD_OK)
+        return MD_EINVAL;
+    if ((n = md_cfg_get(root, "limits")) && parse_limits(c, n) != MD_OK)
+        return MD_EINVAL;
+    if ((n = md_cfg_get(root, "upstreams")) && parse_upstreams(c, n) != MD_OK)
+        return MD_EINVAL;
+    if (md_cfg_require(c, root, "endpoints", "the top level", &n) != MD_OK)
+        return MD_EINVAL;
+    return md_cfg_endpoints(c, n);
+}
+
+static void diag_start(md_diag_t *d, const char *name)
+{
+    memset(d, 0, sizeof(*d));
+    snprintf(d->file, sizeof(d->file), "%s", name);
+}
+
+md_config_t *md_config_load_string(const char *yaml, size_t len, const char *name, md_diag_t *diag)
+{
+    md_diag_t local;
+    if (!diag)
+        diag = &local;
+    if (!name)
+        name = "<string>";
+    diag_start(diag, name);
+    if (len > MD_CFG_MAX_FILE_BYTES) {
+        snprintf(diag->msg, sizeof(diag->msg), "the configuration is larger than %d KiB",
+                 MD_CFG_MAX_FILE_BYTES / 1024);
+        return NULL;
+    }
+    md_config_t *cfg = md_calloc(1, sizeof(*cfg));
+    cfg->file = md_strdup(name);
+    set_defaults(cfg);
+    md_cfg_ctx_t ctx = { .diag = diag, .cfg = cfg };
+    md_pool_t *pool = md_pool_new(64 * 1024);
+    md_cfg_node_t *root = NULL;
+    int rc = md_cfg_yaml_parse(yaml ? yaml : "", yaml ? len : 0, pool, diag, &root);
+    if (rc == MD_OK)
+        rc = parse_top(&ctx, root);
+    md_pool_destroy(pool);
+    if (rc != MD_OK) {
+        md_config_free(cfg);
+        return NULL;
+    }
+    return cfg;
+}
+
+/* Reads at most MD_CFG_MAX_FILE_BYTES + 1 bytes so that an oversized (or
+ * growing, or endless like /dev/zero) file is refused without reading it all. */
+static char *read_bounded(int fd, size_t *len)
+{
+    size_t cap = MD_CFG_MAX_FILE_BYTES + 1, n = 0;
+    char *buf = md_malloc(cap);
+    while (n < cap) {
+        ssize_t r = read(fd, buf + n, cap - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            md_free(buf);
+            return NULL;
+        }
+        if (r == 0)
+            break;
+        n += (size_t)r;
+    }
+    *len = n;
+    return buf;
+}
+
+md_config_t *md_config_load_file(const char *path, md_diag_t *diag)
+{
+    md_diag_t local;
+    if (!diag)
+        diag = &local;
+    diag_start(diag, path);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
+        snprintf(diag->msg, sizeof(diag->msg), "cannot read the configuration: %s",
+                 fd < 0 ? strerror(errno) : "it is a directory");
+        if (fd >= 0)
+            close(fd);
+        return NULL;
+    }
+    size_t len = 0;
+    int err = 0;
+    char *text = read_bounded(fd, &len);
+    if (!text)
+        err = errno;
+    close(fd);
+    if (!text) {
+        snprintf(diag->msg, sizeof(diag->msg), "cannot read the configuration: %s", strerror(err));
+        return NULL;
+    }
+    md_config_t *cfg = md_config_load_string(text, len, path, diag);
+    md_free(text);
+    return cfg;
+}

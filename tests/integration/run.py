@@ -1,0 +1,195 @@
+#!/usr/bin/env python3
+"""medley's integration test runner (Python 3.11 standard library only).
+
+Discovers tests/integration/test_*.py and the functions named test_* in them
+(in file order), and runs each one in a forked child that leads its own
+process group, with a hard timeout: when the child ends or times out, the
+whole group is SIGKILLed, so no medley or mock outlives its test. Each test
+gets a harness.Ctx and must leave nothing behind; cleanup runs in a finally.
+
+Output: one line per test ("ok NAME (secs)" or "FAIL NAME: reason", details
+indented below), then exactly one closing line
+"integration: N passed, N failed". Exit code 1 if anything failed.
+
+    python3 tests/integration/run.py --binary build/medley [--sanitizer]
+                                     [--only SUBSTR] [-v] [--timeout S]
+"""
+
+import argparse
+import importlib
+import inspect
+import json
+import os
+import select
+import shutil
+import signal
+import sys
+import time
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import harness  # noqa: E402
+
+DEFAULT_TIMEOUT = 30.0
+MAX_DETAIL_CHARS = 20000
+
+
+def discover(only):
+    """[(name, function)] for every test_* function, modules sorted."""
+    tests = []
+    for fname in sorted(os.listdir(HERE)):
+        if not (fname.startswith("test_") and fname.endswith(".py")):
+            continue
+        mod = importlib.import_module(fname[:-3])
+        funcs = [f for n, f in vars(mod).items()
+                 if n.startswith("test_") and inspect.isfunction(f) and f.__module__ == mod.__name__]
+        funcs.sort(key=lambda f: f.__code__.co_firstlineno)
+        for f in funcs:
+            name = f"{mod.__name__}::{f.__name__}"
+            if only is None or only in name:
+                tests.append((name, f))
+    return tests
+
+
+def run_in_child(name, func, wfd):
+    """Runs one test (in the forked child) and writes its result as JSON."""
+    ctx = harness.Ctx(name)
+    failure, tb = None, ""
+    try:
+        func(ctx)
+    except BaseException as e:  # noqa: BLE001 - any escape is a test failure
+        failure, tb = e, traceback.format_exc()
+    try:
+        late = ctx.cleanup()
+    except BaseException as e:  # noqa: BLE001
+        late = [e]
+        tb = tb or traceback.format_exc()
+    if failure is None and late:
+        failure, late = late[0], late[1:]
+    result = {"ok": failure is None, "reason": "", "details": ""}
+    if failure is not None:
+        if isinstance(failure, harness.TestFailure):
+            result["reason"], result["details"] = str(failure), failure.details
+        elif isinstance(failure, AssertionError):
+            result["reason"] = str(failure) or "assertion failed"
+        else:
+            result["reason"] = f"{type(failure).__name__}: {failure}"
+        for e in late:
+            result["details"] += f"\nalso: {e}\n{getattr(e, 'details', '')}"
+        if harness.VERBOSE:
+            result["details"] += "\n" + tb
+            result["details"] += f"\n(files kept in {ctx.dir})"
+    if failure is None or not harness.VERBOSE:
+        shutil.rmtree(ctx.dir, ignore_errors=True)
+    data = json.dumps(result).encode()
+    view = memoryview(data)
+    while view:
+        view = view[os.write(wfd, view):]
+
+
+def run_one(name, func, timeout):
+    """Forks, runs the test with a hard timeout, kills the child's process
+    group afterwards; returns (ok, reason, details)."""
+    rfd, wfd = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        os.close(rfd)
+        code = 0
+        try:
+            os.setpgid(0, 0)
+            run_in_child(name, func, wfd)
+        except BaseException:  # noqa: BLE001
+            traceback.print_exc()
+            code = 1
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+    os.close(wfd)
+    try:
+        os.setpgid(pid, pid)
+    except OSError:
+        pass  # the child did it first (or already exited)
+    chunks, deadline, timed_out = [], time.monotonic() + timeout, False
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            timed_out = True
+            break
+        ready, _, _ = select.select([rfd], [], [], left)
+        if ready:
+            data = os.read(rfd, 65536)
+            if not data:
+                break
+            chunks.append(data)
+    os.close(rfd)
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    os.waitpid(pid, 0)
+    if timed_out:
+        return False, f"timed out after {timeout:g}s (process group killed)", ""
+    try:
+        res = json.loads(b"".join(chunks))
+    except ValueError:
+        return False, "test process died without a result", ""
+    return res["ok"], res["reason"], res["details"]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--binary", default="build/medley")
+    ap.add_argument("--sanitizer", action="store_true",
+                    help="fail a test if medley's stderr has an ASan/LSan/UBSan report")
+    ap.add_argument("--only", metavar="SUBSTR", help="run tests whose name contains SUBSTR")
+    ap.add_argument("-v", "--verbose", action="store_true")
+    ap.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
+                    help="hard per-test timeout in seconds")
+    args = ap.parse_args()
+
+    harness.BINARY = os.path.abspath(args.binary)
+    harness.SANITIZER = args.sanitizer
+    harness.VERBOSE = args.verbose
+    if args.sanitizer:
+        os.environ.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
+        os.environ.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
+
+    tests = discover(args.only)
+    if not tests:
+        print(f"run.py: no tests match {args.only!r}", file=sys.stderr)
+    if args.verbose:
+        print(f"# {len(tests)} tests, binary {harness.BINARY}"
+              f"{' (sanitizer mode)' if args.sanitizer else ''}", flush=True)
+    passed = failed = 0
+    started = time.monotonic()
+    for name, func in tests:
+        t0 = time.monotonic()
+        ok, reason, details = run_one(name, func, args.timeout)
+        secs = time.monotonic() - t0
+        if ok:
+            passed += 1
+            print(f"ok   {name} ({secs:.2f}s)", flush=True)
+            continue
+        failed += 1
+        first, _, rest = reason.partition("\n")
+        print(f"FAIL {name}: {first}", flush=True)
+        extra = (rest + "\n" + details).strip()
+        if extra:
+            if len(extra) > MAX_DETAIL_CHARS:
+                extra = extra[:MAX_DETAIL_CHARS] + "\n... (truncated)"
+            for line in extra.splitlines():
+                print(f"     | {line}")
+            sys.stdout.flush()
+    if args.verbose:
+        print(f"# {time.monotonic() - started:.1f}s", flush=True)
+    print(f"integration: {passed} passed, {failed} failed", flush=True)
+    return 1 if failed or not tests else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
