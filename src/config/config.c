@@ -21,6 +21,7 @@
 #include <netdb.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
@@ -210,13 +211,12 @@ static int parse_workers(md_cfg_ctx_t *c, const md_cfg_node_t *n)
         c->cfg->workers = 0;
         return MD_OK;
     }
-    uint32_t v;
-    if (n->kind != MD_CFG_SCALAR || md_cfg_uint(c, n, 1, MAX_WORKERS, &v) != MD_OK) {
-        c->failed = false; /* replace the generic integer message */
+    bool digits = n->kind == MD_CFG_SCALAR && n->len > 0 && n->len <= 3 && strspn(n->str, "0123456789") == n->len;
+    int v = digits ? atoi(n->str) : 0;
+    if (v < 1 || v > MAX_WORKERS)
         return md_cfg_fail(c, n->line, n->col, "'workers' must be auto or an integer between 1 and %d",
                            MAX_WORKERS);
-    }
-    c->cfg->workers = (int)v;
+    c->cfg->workers = v;
     return MD_OK;
 }
 
@@ -450,18 +450,27 @@ static int parse_top(md_cfg_ctx_t *c, const md_cfg_node_t *root)
                                                      "endpoints...)");
     if (md_cfg_check_keys(c, root, keys, "the top level") != MD_OK)
         return MD_EINVAL;
-    const md_cfg_node_t *n;
-    if ((n = md_cfg_get(root, "listen")) && parse_listen(c, n) != MD_OK)
+    /* File order, so the first mistake in the file is the one reported;
+     * endpoints last because they refer to upstreams. */
+    for (const md_cfg_node_t *n = root->first; n; n = n->next) {
+        int rc = MD_OK;
+        if (n->null)
+            continue;
+        if (strcmp(n->key, "listen") == 0)
+            rc = parse_listen(c, n);
+        else if (strcmp(n->key, "workers") == 0)
+            rc = parse_workers(c, n);
+        else if (strcmp(n->key, "limits") == 0)
+            rc = parse_limits(c, n);
+        else if (strcmp(n->key, "upstreams") == 0)
+            rc = parse_upstreams(c, n);
+        if (rc != MD_OK)
+            return rc;
+    }
+    const md_cfg_node_t *eps;
+    if (md_cfg_require(c, root, "endpoints", "the top level", &eps) != MD_OK)
         return MD_EINVAL;
-    if ((n = md_cfg_get(root, "workers")) && parse_workers(c, n) != MD_OK)
-        return MD_EINVAL;
-    if ((n = md_cfg_get(root, "limits")) && parse_limits(c, n) != MD_OK)
-        return MD_EINVAL;
-    if ((n = md_cfg_get(root, "upstreams")) && parse_upstreams(c, n) != MD_OK)
-        return MD_EINVAL;
-    if (md_cfg_require(c, root, "endpoints", "the top level", &n) != MD_OK)
-        return MD_EINVAL;
-    return md_cfg_endpoints(c, n);
+    return md_cfg_endpoints(c, eps);
 }
 
 static void diag_start(md_diag_t *d, const char *name)
@@ -531,8 +540,8 @@ md_config_t *md_config_load_file(const char *path, md_diag_t *diag)
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
-        snprintf(diag->msg, sizeof(diag->msg), "cannot read the configuration: %s",
-                 fd < 0 ? strerror(errno) : "it is a directory");
+        const char *why = fd >= 0 && S_ISDIR(st.st_mode) ? "it is a directory" : strerror(errno);
+        snprintf(diag->msg, sizeof(diag->msg), "cannot read the configuration: %s", why);
         if (fd >= 0)
             close(fd);
         return NULL;

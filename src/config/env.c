@@ -37,11 +37,8 @@ static int expand_ref(const char *in, size_t len, size_t *pos, md_buf_t *out, ch
     while (i < len && is_name_char(in[i]) && i - start < MD_CFG_MAX_VAR_NAME)
         i++;
     size_t nlen = i - start;
-    if (nlen == 0 || !is_name_start(in[start]) || (i < len && is_name_char(in[i]))) {
-        snprintf(err, errlen, "bad variable reference: expected ${NAME} or ${NAME:-default}, "
-                              "NAME made of A-Z a-z 0-9 _ (write $$ for a literal '$')");
-        return MD_EINVAL;
-    }
+    if (nlen == 0 || !is_name_start(in[start]) || (i < len && is_name_char(in[i])))
+        goto malformed;
     const char *def = NULL;
     size_t deflen = 0;
     if (i + 1 < len && in[i] == ':' && in[i + 1] == '-') {
@@ -52,8 +49,10 @@ static int expand_ref(const char *in, size_t len, size_t *pos, md_buf_t *out, ch
         deflen = (size_t)(close - def);
         i = (size_t)(close - in);
     }
-    if (i >= len || in[i] != '}')
+    if (i >= len)
         goto unterminated;
+    if (in[i] != '}')
+        goto malformed;
 
     char name[MD_CFG_MAX_VAR_NAME + 1];
     memcpy(name, in + start, nlen);
@@ -78,6 +77,10 @@ static int expand_ref(const char *in, size_t len, size_t *pos, md_buf_t *out, ch
 
 unterminated:
     snprintf(err, errlen, "unterminated ${ in value (missing '}')");
+    return MD_EINVAL;
+malformed:
+    snprintf(err, errlen, "bad variable reference: expected ${NAME} or ${NAME:-default}, "
+                          "NAME made of A-Z a-z 0-9 _ (write $$ for a literal '$')");
     return MD_EINVAL;
 }
 

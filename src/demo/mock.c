@@ -135,7 +135,8 @@ void md_demo_mock_route(const md_demo_data_t *data, md_pool_t *pool, md_str_t me
                         md_str_t query, md_demo_reply_t *out)
 {
     md_str_t id = { NULL, 0 };
-    bool get = str_is(method, "GET");
+    /* HEAD too: the server drops the body itself. */
+    bool get = str_is(method, "GET") || str_is(method, "HEAD");
     memset(out, 0, sizeof *out);
     bool known = str_is(path, "/news") || str_is(path, "/events") || str_is(path, "/demo") ||
                  match_vacation(path, &id);
@@ -226,7 +227,7 @@ static void mock_limits(md_limits_t *l)
     l->idle_timeout_ms = 30000;
     l->max_connections = 512;
     l->max_inflight = 512;
-    l->shutdown_timeout_ms = 1000;
+    l->shutdown_timeout_ms = 500;
     l->max_pipelined = 16;
 }
 

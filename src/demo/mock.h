@@ -12,11 +12,13 @@
  *   GET /demo                      the HTML demo page (page.h)
  *   anything else                  404 {"error":"not found"}
  *                                  (405 {"error":"method not allowed"} for a
- *                                  known path with a method other than GET)
+ *                                  known path with a method other than GET
+ *                                  or HEAD)
  *
  * Every route takes an optional `?delay_ms=N` (0..5000): the answer is held
  * back N ms on a loop timer, without blocking the worker, so the demo can
- * show medley calling backends concurrently. A bad delay gives 400.
+ * show medley calling backends concurrently. A bad delay, or a query that
+ * cannot be decoded, gives 400.
  *
  * Routing is a pure function (md_demo_mock_route) so it can be tested without
  * sockets; the server glue only sends what it decides.

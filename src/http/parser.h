@@ -66,7 +66,7 @@ typedef struct md_http_response_head {
     bool keep_alive;
     bool gzip;              /* Content-Encoding: gzip (or x-gzip) */
     bool unknown_encoding;  /* a Content-Encoding other than gzip/identity */
-    md_str_t content_type;  /* len 0 if absent */
+    md_str_t content_type;  /* len 0 if absent; the first if repeated */
 } md_http_response_head_t;
 
 /* Parses a request head from buf[0..len). Returns the head's length in bytes

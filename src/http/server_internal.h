@@ -115,6 +115,7 @@ struct md_srv_conn {
     size_t body_len;       /* payload at in.data + head_len (dechunked) */
     int64_t body_need;     /* Content-Length, or -1 for chunked */
     md_chunked_decoder_t dec;
+    size_t discarded;      /* bytes thrown away while closing/lingering */
     md_http_request_head_t head;
     md_header_t *hdrs;     /* from the pool, max_headers entries */
     md_pool_t *pool;

@@ -273,10 +273,13 @@ static int scan_string(scanner_t *sc, uint32_t idx)
         } else if (c < 0x20) {
             return fail(sc, MD_EINVAL, p, "control character in string");
         } else {
-            size_t n = utf8_seq(s + p, end - p);
-            if (!n)
-                return fail(sc, MD_EINVAL, p, "invalid UTF-8 in string");
-            p += n;
+            /* Non-ASCII tends to come in runs (CJK, Cyrillic): stay here. */
+            do {
+                size_t n = utf8_seq(s + p, end - p);
+                if (!n)
+                    return fail(sc, MD_EINVAL, p, "invalid UTF-8 in string");
+                p += n;
+            } while (p < end && s[p] >= 0x80);
         }
     }
     p++;

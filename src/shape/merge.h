@@ -10,8 +10,9 @@
  *   - when at least one side is not an object, the fragment declared
  *     LATER wins, whichever backend answered first (the result depends
  *     only on the config and the fragments, never on timing);
- *   - a duplicate key inside one fragment object counts as two successive
- *     fragments (the later one wins, objects merge);
+ *   - where an object is merged into, its own duplicate keys are treated
+ *     like successive fragments (the later one wins, objects merge);
+ *     values that nothing overlaps are copied as they are;
  *   - a missing fragment (failed optional backend) contributes nothing,
  *     as if it were not declared: its key is left out, and so are the
  *     intermediate objects of its path unless another fragment creates
@@ -48,8 +49,9 @@ typedef struct md_merge md_merge_t;
 /* paths[i] = dotted key where fragment i goes ("news", "cards.vacation"),
  * or NULL: fragment i's members are merged into the root (it must be an
  * object at run time, else that fragment is reported MD_EINVAL). Fails
- * only on invalid paths (empty segment, deeper than 16) or n outside
- * 1..MD_MERGE_MAX_FRAGMENTS; NULL + message in err then. */
+ * only on invalid paths (empty segment, deeper than 16) or n above
+ * MD_MERGE_MAX_FRAGMENTS; NULL + message in err then. n == 0 is allowed
+ * (the result is {} plus the extra member). */
 md_merge_t *md_merge_compile(const char *const *paths, size_t n, char *err, size_t errlen);
 
 /* Frees a compiled merge. NULL is ignored. */

@@ -552,7 +552,8 @@ static void fill_keys(ctx_t *c, uint32_t arr, skey_t *keys, size_t n)
     }
     for (size_t i = 0; i < n; i++) {
         skey_t *k = &keys[i];
-        k->last = k->key == MD_JSON_NONE || sort_class(c->tok[k->key].type) != c->sort_class;
+        k->last = k->key == MD_JSON_NONE || c->sort_class == SORT_NONE ||
+                  sort_class(c->tok[k->key].type) != c->sort_class;
         k->num = !k->last && c->sort_class == SORT_NUMBER ? md_json_number(c->json, &c->tok[k->key]) : 0;
     }
 }

@@ -96,7 +96,7 @@ struct md_upstream {
     const md_upstream_conf_t *conf;
     uint32_t max_open;
     uint32_t max_queue;
-    uint32_t timeout_ms, connect_timeout_ms;
+    uint32_t timeout_ms, connect_timeout_ms, idle_timeout_ms;
     size_t max_body;
     const char *base_path;
     size_t base_len;
@@ -380,7 +380,7 @@ static void idle_push(md_upstream_t *up, conn_t *c)
         up->idle->iprev = c;
     up->idle = c;
     up->st.idle++;
-    md_timer_start(up->loop, &c->timer, MD_UPSTREAM_IDLE_TIMEOUT_MS);
+    md_timer_start(up->loop, &c->timer, up->idle_timeout_ms);
 }
 
 static void idle_remove(md_upstream_t *up, conn_t *c)
@@ -621,6 +621,7 @@ static int call_finish(md_upstream_call_t *call, int err)
     bool keep = c && err == MD_OK && reusable(call, c);
     call->state = CALL_DONE;
     call->error = err;
+    call->paused = false;
     if (c) {
         detach(call);
         if (keep)
@@ -1145,6 +1146,7 @@ md_upstream_t *md_upstream_new(md_loop_t *loop, const md_upstream_conf_t *conf, 
     up->connect_timeout_ms = conf->connect_timeout_ms ? conf->connect_timeout_ms
                                                       : MD_MIN(up->timeout_ms, DEFAULT_CONNECT_TIMEOUT_MS);
     up->max_body = conf->max_response_bytes ? conf->max_response_bytes : DEFAULT_MAX_RESPONSE;
+    up->idle_timeout_ms = MD_UPSTREAM_IDLE_TIMEOUT_MS;
     return up;
 }
 
@@ -1175,6 +1177,11 @@ void md_upstream_free(md_upstream_t *up)
 const md_upstream_conf_t *md_upstream_conf(const md_upstream_t *up)
 {
     return up->conf;
+}
+
+void md_upstream_set_idle_timeout(md_upstream_t *up, uint32_t ms)
+{
+    up->idle_timeout_ms = ms ? ms : MD_UPSTREAM_IDLE_TIMEOUT_MS;
 }
 
 static md_upstream_call_t *call_alloc(md_upstream_t *up)
@@ -1269,7 +1276,7 @@ void md_upstream_resume(md_upstream_call_t *call)
         call->resume_req = true;
         return;
     }
-    if (!call->paused)
+    if (!call->paused || !call->conn)
         return;
     md_upstream_t *up = call->up;
     conn_t *c = call->conn;

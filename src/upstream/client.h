@@ -21,8 +21,8 @@
  * A call handle is valid until its final callback (cb / on_end) begins.
  *
  * Cost model: one send() per request (head and body in one buffer), reads
- * into a per-connection buffer that lives as long as the connection (a
- * known-length plain body is read straight into the result), call objects
+ * into a per-connection buffer that lives as long as the connection (the
+ * rest of a known-length plain body is read straight into the result), call objects
  * recycled through a free list, and no epoll_ctl for a connection that goes
  * idle and is reused.
  */
@@ -51,8 +51,9 @@ typedef struct md_upstream_call md_upstream_call_t;
  * connect timeout passed), MD_ECONNECT (refused or unreachable), MD_ERESET
  * (the connection closed or reset before the response was complete),
  * MD_ETOOBIG (body over max_response_bytes, raw or decoded) or MD_EINVAL
- * (malformed response, unknown Content-Encoding, corrupt gzip). A full
- * queue is not an outcome: the call then fails to start (NULL). */
+ * (malformed response, unknown Content-Encoding, corrupt gzip); on error the
+ * body is empty. A full queue is not an outcome: the call then fails to
+ * start (NULL). */
 typedef struct md_upstream_result {
     int error;
     int status;                 /* HTTP status, 0 if none was read */
@@ -107,6 +108,10 @@ void md_upstream_free(md_upstream_t *up);
 
 /* The configuration the pool was created with. */
 const md_upstream_conf_t *md_upstream_conf(const md_upstream_t *up);
+
+/* Overrides MD_UPSTREAM_IDLE_TIMEOUT_MS for this pool (0 restores it); it
+ * applies to connections that go idle afterwards. */
+void md_upstream_set_idle_timeout(md_upstream_t *up, uint32_t ms);
 
 /* Starts a buffered call. NULL if it cannot start (cb is not run): the
  * request is refused (see md_upstream_req_t) or every connection is busy

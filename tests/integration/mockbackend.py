@@ -225,9 +225,11 @@ class MockBackend:
         """Stops accepting, wakes hung replies and closes every connection."""
         self._stop.set()
         try:
-            self._sock.close()
+            # close() alone does not wake a thread blocked in accept().
+            self._sock.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
+        self._sock.close()
         with self._lock:
             conns = list(self._conns)
         for c in conns:

@@ -16,6 +16,7 @@ indented below), then exactly one closing line
 """
 
 import argparse
+import faulthandler
 import importlib
 import inspect
 import json
@@ -24,6 +25,7 @@ import select
 import shutil
 import signal
 import sys
+import tempfile
 import time
 import traceback
 
@@ -89,9 +91,25 @@ def run_in_child(name, func, wfd):
         view = view[os.write(wfd, view):]
 
 
-def run_one(name, func, timeout):
+def _stack_dump(path, verbose):
+    """The child's thread stacks as dumped by faulthandler just before the
+    timeout (only the test's own thread unless verbose)."""
+    try:
+        with open(path) as f:
+            dump = f.read()
+    except OSError:
+        return ""
+    if verbose:
+        return dump
+    blocks = dump.split("\n\n")
+    mine = [b for b in blocks if "in run_in_child" in b]
+    return (mine or blocks)[0].strip()
+
+
+def run_one(name, func, timeout, verbose):
     """Forks, runs the test with a hard timeout, kills the child's process
     group afterwards; returns (ok, reason, details)."""
+    dump_fd, dump_path = tempfile.mkstemp(prefix="medley-it-stack-")
     rfd, wfd = os.pipe()
     sys.stdout.flush()
     sys.stderr.flush()
@@ -101,6 +119,9 @@ def run_one(name, func, timeout):
         code = 0
         try:
             os.setpgid(0, 0)
+            # Shows where a hung test was stuck (read by the parent).
+            faulthandler.dump_traceback_later(max(timeout - 0.5, 0.1),
+                                              file=os.fdopen(dump_fd, "w"))
             run_in_child(name, func, wfd)
         except BaseException:  # noqa: BLE001
             traceback.print_exc()
@@ -110,6 +131,7 @@ def run_one(name, func, timeout):
             sys.stderr.flush()
             os._exit(code)
     os.close(wfd)
+    os.close(dump_fd)
     try:
         os.setpgid(pid, pid)
     except OSError:
@@ -132,8 +154,10 @@ def run_one(name, func, timeout):
     except ProcessLookupError:
         pass
     os.waitpid(pid, 0)
+    stacks = _stack_dump(dump_path, verbose) if timed_out else ""
+    os.unlink(dump_path)
     if timed_out:
-        return False, f"timed out after {timeout:g}s (process group killed)", ""
+        return False, f"timed out after {timeout:g}s (process group killed)", stacks
     try:
         res = json.loads(b"".join(chunks))
     except ValueError:
@@ -169,7 +193,7 @@ def main():
     started = time.monotonic()
     for name, func in tests:
         t0 = time.monotonic()
-        ok, reason, details = run_one(name, func, args.timeout)
+        ok, reason, details = run_one(name, func, args.timeout, args.verbose)
         secs = time.monotonic() - t0
         if ok:
             passed += 1
@@ -177,7 +201,7 @@ def main():
             continue
         failed += 1
         first, _, rest = reason.partition("\n")
-        print(f"FAIL {name}: {first}", flush=True)
+        print(f"FAIL {name}: {first} ({secs:.2f}s)", flush=True)
         extra = (rest + "\n" + details).strip()
         if extra:
             if len(extra) > MAX_DETAIL_CHARS:

@@ -8,6 +8,7 @@
  */
 #include "testutil.h"
 
+#include "config/config.h"
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/common.h"
@@ -631,6 +632,38 @@ static void config_is_yaml_with_the_specified_structure(void **state)
     md_free(y);
 }
 
+/* medley's own loader accepts the text and sees what the spec asks for. */
+static void config_passes_the_loader(void **state)
+{
+    (void)state;
+    char *y = md_demo_config(40123, 8181);
+    md_diag_t diag = { 0 };
+    md_config_t *cfg = md_config_load_string(y, strlen(y), "<demo>", &diag);
+    assert_non_null(cfg);
+    assert_string_equal(cfg->listen_host, "127.0.0.1");
+    assert_int_equal(cfg->listen_port, 8181);
+    assert_int_equal(cfg->nupstreams, 3);
+    for (size_t i = 0; i < cfg->nupstreams; i++)
+        assert_int_equal(cfg->upstreams[i].port, 40123);
+    assert_int_equal(cfg->nendpoints, 3);
+    const md_endpoint_conf_t *home = &cfg->endpoints[0];
+    assert_false(home->passthrough);
+    assert_int_equal(home->nparams, 1);
+    assert_int_equal(home->params[0].type, MD_PARAM_INTEGER);
+    assert_true(home->params[0].required);
+    assert_int_equal(home->nbackends, 3);
+    assert_int_equal(home->backends[0].shape.limit, 5);
+    assert_string_equal(home->backends[0].shape.sort, "-published");
+    assert_true(home->backends[2].optional);
+    assert_string_equal(home->backends[2].as, "cards.vacation");
+    assert_true(cfg->endpoints[1].passthrough);
+    assert_string_equal(cfg->endpoints[2].path, "/");
+    assert_true(cfg->endpoints[2].passthrough);
+    assert_string_equal(cfg->endpoints[2].backends[0].path, "/demo");
+    md_config_free(cfg);
+    md_free(y);
+}
+
 /* ---- page ---------------------------------------------------------------- */
 
 static void page_is_small_self_contained_and_wired(void **state)
@@ -669,6 +702,7 @@ int main(void)
         cmocka_unit_test(vacation_is_deterministic_and_per_employee),
         cmocka_unit_test(config_contains_the_ports),
         cmocka_unit_test(config_is_yaml_with_the_specified_structure),
+        cmocka_unit_test(config_passes_the_loader),
         cmocka_unit_test(page_is_small_self_contained_and_wired),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

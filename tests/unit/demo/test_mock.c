@@ -141,6 +141,8 @@ static void route_answers_404_and_405(void **state)
     md_demo_reply_t r = route(f, "POST", "/news", "");
     assert_int_equal(r.status, 405);
     assert_body(&r, "{\"error\":\"method not allowed\"}");
+    r = route(f, "HEAD", "/news", "");
+    assert_int_equal(r.status, 200);
     r = route(f, "get", "/employees/42/vacation", "");
     assert_int_equal(r.status, 405);
     r = route(f, "DELETE", "/nope", "");

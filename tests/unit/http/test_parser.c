@@ -265,6 +265,16 @@ static void request_host_rules(void **state)
     assert_int_equal(req_rc("GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n"), MD_EINVAL);
 }
 
+static void request_long_clean_lines(void **state)
+{
+    (void)state;
+    md_http_request_head_t r;
+    const char *s = "GET /aaaaaaaaaaaaaaaaaaaaaaaa HTTP/1.1\r\nA: vvvvvvvvvvvvvvvvvvvvvvvv\r\n\r\n";
+    assert_int_equal(parse_req(s, &r), (int)strlen(s));
+    assert_int_equal(r.target.len, 25);
+    assert_header(&hdrs[0], "A", "vvvvvvvvvvvvvvvvvvvvvvvv");
+}
+
 /* ---- requests: rejections ----------------------------------------------- */
 
 static void request_rejects_bad_request_lines(void **state)
@@ -287,13 +297,17 @@ static void request_rejects_bad_request_lines(void **state)
     static const char bad_bytes[] = { 0x7f, (char)0x80, (char)0xff, 0x01, '\t' };
     for (size_t b = 0; b < sizeof(bad_bytes); b++) {
         for (size_t off = 1; off < 24; off++) {
+            static const char post[] = " HTTP/1.1\r\n\r\n";
             char line[64];
-            memcpy(line, "GET /", 5);
-            memset(line + 5, 'a', 24);
-            line[5 + off] = bad_bytes[b];
-            memcpy(line + 29, " HTTP/1.1\r\n\r\n", 14);
+            line[0] = '/';
+            memset(line + 1, 'a', 24);
+            line[off] = bad_bytes[b];
+            memcpy(line + 25, post, sizeof(post) - 1);
+            char req[80];
+            memcpy(req, "GET ", 4);
+            memcpy(req + 4, line, 25 + sizeof(post) - 1);
             md_http_request_head_t hr = req_with_cap(CAP);
-            if (md_http_parse_request(line, 43, &hr) != MD_EINVAL)
+            if (md_http_parse_request(req, 4 + 25 + sizeof(post) - 1, &hr) != MD_EINVAL)
                 fail_msg("target byte 0x%02x at %zu accepted", (uint8_t)bad_bytes[b], off);
         }
     }
@@ -338,17 +352,20 @@ static void request_rejects_bad_header_lines(void **state)
     assert_int_equal(req_rc("GET / HTTP/1.1\r\nA: b\r\n\rX"), MD_EINVAL);
     assert_int_equal(req_rc("GET / HTTP/1.1\r\nA: b\x01\r\n\r\n"), MD_EINVAL);
     assert_int_equal(req_rc("GET / HTTP/1.1\r\nA: b\x7f\r\n\r\n"), MD_EINVAL);
-    /* CTLs inside the 8-byte fast scan window, at every offset */
+    /* CTLs inside the 8-byte fast scan window, at every offset (the same
+     * line with only 'v' bytes is accepted: see request_long_clean_lines) */
     static const char bad_bytes[] = { 0x7f, 0x00, 0x01, 0x1b, 0x1f, '\r' };
     for (size_t b = 0; b < sizeof(bad_bytes); b++) {
         for (size_t off = 0; off < 24; off++) {
+            static const char pre[] = "GET / HTTP/1.1\r\nA: ";
             char line[64];
-            memcpy(line, "GET / HTTP/1.1\r\nA: ", 20);
-            memset(line + 20, 'v', 24);
-            line[20 + off] = bad_bytes[b];
-            memcpy(line + 44, "\r\n\r\n", 4);
+            size_t n = sizeof(pre) - 1;
+            memcpy(line, pre, n);
+            memset(line + n, 'v', 24);
+            line[n + off] = bad_bytes[b];
+            memcpy(line + n + 24, "\r\n\r\n", 4);
             md_http_request_head_t hr = req_with_cap(CAP);
-            if (md_http_parse_request(line, 48, &hr) != MD_EINVAL)
+            if (md_http_parse_request(line, n + 28, &hr) != MD_EINVAL)
                 fail_msg("value byte 0x%02x at %zu accepted", (uint8_t)bad_bytes[b], off);
         }
     }
@@ -501,6 +518,9 @@ static void response_chunked_and_gzip(void **state)
     assert_int_equal(r.content_length, -1);
     assert_true(r.keep_alive);
     assert_int_equal(r.content_type.len, 0);
+    /* a repeated Content-Type: the first one is reported */
+    assert_true(parse_res("HTTP/1.1 200 OK\r\ncontent-type: a/b\r\nContent-Type: c/d\r\n\r\n", &r) > 0);
+    assert_str(r.content_type, "a/b");
 }
 
 static void response_content_encodings(void **state)
@@ -755,6 +775,8 @@ static void chunked_extensions_ows_and_bare_lf(void **state)
     assert_decodes(b, strlen(b), "hellohi");
     const char *c = "5\nhello\r\n0\n\n";
     assert_decodes(c, strlen(c), "hello");
+    const char *d = "5;x\nhello\r\n0;y\nT: 1\n\n";
+    assert_decodes(d, strlen(d), "hello");
 }
 
 static void chunked_trailers_are_consumed(void **state)
@@ -947,6 +969,9 @@ static void reason_phrases(void **state)
         { 431, "Request Header Fields Too Large" }, { 500, "Internal Server Error" },
         { 501, "Not Implemented" }, { 502, "Bad Gateway" }, { 503, "Service Unavailable" },
         { 504, "Gateway Timeout" }, { 505, "HTTP Version Not Supported" },
+        { 100, "Continue" }, { 202, "Accepted" }, { 307, "Temporary Redirect" },
+        { 308, "Permanent Redirect" }, { 409, "Conflict" }, { 411, "Length Required" },
+        { 417, "Expectation Failed" },
         { 0, "Unknown" }, { 299, "Unknown" }, { -1, "Unknown" }, { 1000, "Unknown" },
     };
     for (size_t i = 0; i < MD_ARRAY_LEN(want); i++)
@@ -967,6 +992,7 @@ int main(void)
         cmocka_unit_test(request_keep_alive_rules),
         cmocka_unit_test(request_expect_continue_only_in_1_1),
         cmocka_unit_test(request_host_rules),
+        cmocka_unit_test(request_long_clean_lines),
         cmocka_unit_test(request_rejects_bad_request_lines),
         cmocka_unit_test(request_rejects_bad_versions),
         cmocka_unit_test(request_rejects_bad_header_lines),
