@@ -700,6 +700,39 @@ int md_json_str_compare(const char *ja, const md_json_tok_t *a, const char *jb,
     }
 }
 
+/* FNV-1a steps from a seeded basis, then a murmur-style finalizer so the
+ * low bits that pick a table slot depend on every input byte. */
+#define HASH_PRIME 0x100000001b3ULL
+
+static uint64_t hash_final(uint64_t h)
+{
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    return h;
+}
+
+uint64_t md_json_hash_bytes(const void *p, size_t n, uint64_t seed)
+{
+    const unsigned char *b = p;
+    uint64_t h = seed ^ 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * HASH_PRIME;
+    return hash_final(h);
+}
+
+uint64_t md_json_str_hash(const char *json, const md_json_tok_t *t, uint64_t seed)
+{
+    if (!(t->flags & MD_JSON_F_ESCAPED))
+        return md_json_hash_bytes(json + t->off + 1, t->len - 2, seed);
+    str_reader_t r;
+    reader_init(&r, json, t);
+    uint64_t h = seed ^ 0xcbf29ce484222325ULL;
+    for (int c; (c = reader_next(&r)) >= 0;)
+        h = (h ^ (unsigned char)c) * HASH_PRIME;
+    return hash_final(h);
+}
+
 uint32_t md_json_member(const char *json, const md_json_tok_t *toks, uint32_t obj, const char *key,
                         size_t keylen)
 {

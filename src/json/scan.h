@@ -139,6 +139,13 @@ bool md_json_str_equal(const char *json, const md_json_tok_t *t, const char *s, 
 int md_json_str_compare(const char *ja, const md_json_tok_t *a, const char *jb,
                         const md_json_tok_t *b);
 
+/* Seeded 64-bit hash of bytes, and of a string token's DECODED content;
+ * the two agree (hash_bytes("id") == str_hash("\u0069d")). For hash
+ * tables keyed by member names; with a secret per-process seed a hostile
+ * document cannot aim for collisions without knowing it. */
+uint64_t md_json_hash_bytes(const void *p, size_t n, uint64_t seed);
+uint64_t md_json_str_hash(const char *json, const md_json_tok_t *t, uint64_t seed);
+
 /* Length of the well-formed UTF-8 sequence starting at s[0] (1 for ASCII),
  * or 0 if s[0..avail) does not start with one (stray continuation byte,
  * overlong form, encoded surrogate, above U+10FFFF, truncated). */

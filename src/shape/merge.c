@@ -16,10 +16,13 @@
 #include "json/scan.h"
 #include "json/write.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 
 /* Segments in one `as` path. */
 #define MERGE_MAX_DEPTH 16
@@ -273,14 +276,47 @@ typedef struct mnode {
     const char *vjson;   /* document of the value; NULL: expanded object */
     uint32_t vtok;
     uint32_t first, last, next; /* children of an expanded object; 0 = none */
+    uint32_t oid;        /* identity of the object this node now is; 0: none */
+    uint32_t pid;        /* oid of the parent object it was created in */
+    uint32_t hash;       /* of (pid, decoded key) */
 } mnode_t;
 
+/* Children are found through an open-addressing index keyed by (parent
+ * oid, decoded key), so merging an object of n members costs O(n), not
+ * O(n^2). A node replaced by a later value gets a new oid when it becomes
+ * an object again, which leaves its old children unreachable. */
 typedef struct tree {
     wctx_t *w;
     const md_json_tok_t *tok;
     mnode_t *nodes;      /* [0] is the root */
     uint32_t n, cap;
+    uint32_t *slots;     /* node index per slot, 0 = empty */
+    uint32_t nslots;     /* power of two, at least twice n */
+    uint32_t next_oid;
+    uint64_t seed;
 } tree_t;
+
+static uint64_t hash_seed;
+static pthread_once_t hash_seed_once = PTHREAD_ONCE_INIT;
+
+static void hash_seed_init(void)
+{
+    /* Secret per process, so fragments cannot be built to collide. */
+    if (getrandom(&hash_seed, sizeof(hash_seed), GRND_NONBLOCK) != (ssize_t)sizeof(hash_seed)) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        hash_seed = ((uint64_t)ts.tv_nsec << 32) ^ (uint64_t)ts.tv_sec ^ (uint64_t)(uintptr_t)&ts;
+    }
+}
+
+static uint32_t key_hash(const tree_t *t, uint32_t pid, const char *json, uint32_t ktok,
+                         const seg_t *seg)
+{
+    uint64_t seed = t->seed ^ ((uint64_t)pid * 0x9E3779B97F4A7C15ULL);
+    uint64_t h = seg ? md_json_hash_bytes(seg->name.ptr, seg->name.len, seed)
+                     : md_json_str_hash(json, &t->tok[ktok], seed);
+    return (uint32_t)(h ^ h >> 32);
+}
 
 /* Does node nd's key equal key token ktok of json, or segment seg? */
 static bool key_eq(const tree_t *t, const mnode_t *nd, const char *json, uint32_t ktok,
@@ -298,15 +334,27 @@ static bool key_eq(const tree_t *t, const mnode_t *nd, const char *json, uint32_
 static uint32_t child_find(const tree_t *t, uint32_t parent, const char *json, uint32_t ktok,
                            const seg_t *seg)
 {
-    for (uint32_t c = t->nodes[parent].first; c; c = t->nodes[c].next)
-        if (key_eq(t, &t->nodes[c], json, ktok, seg))
+    uint32_t pid = t->nodes[parent].oid, h = key_hash(t, pid, json, ktok, seg);
+    for (uint32_t i = h & (t->nslots - 1);; i = (i + 1) & (t->nslots - 1)) {
+        uint32_t c = t->slots[i];
+        if (!c)
+            return 0;
+        const mnode_t *nd = &t->nodes[c];
+        if (nd->hash == h && nd->pid == pid && key_eq(t, nd, json, ktok, seg))
             return c;
-    return 0;
+    }
 }
 
-/* A new child (an empty object until given a value); 0 at the node cap. */
-static uint32_t child_add(tree_t *t, uint32_t parent, const char *json, uint32_t ktok,
-                          const seg_t *seg)
+static void index_insert(tree_t *t, uint32_t c)
+{
+    uint32_t i = t->nodes[c].hash & (t->nslots - 1);
+    while (t->slots[i])
+        i = (i + 1) & (t->nslots - 1);
+    t->slots[i] = c;
+}
+
+/* Room for one more node in the array and the index; false at the cap. */
+static bool tree_reserve(tree_t *t)
 {
     if (t->n == t->cap) {
         if (t->cap == MD_MERGE_MAX_NODES) {
@@ -314,13 +362,32 @@ static uint32_t child_add(tree_t *t, uint32_t parent, const char *json, uint32_t
                 t->w->rc = MD_ETOOBIG;
                 seterr(t->w->err, t->w->errlen, "merge: more than %d keys", MD_MERGE_MAX_NODES);
             }
-            return 0;
+            return false;
         }
         t->cap = MD_MIN(t->cap * 2, MD_MERGE_MAX_NODES);
         t->nodes = md_realloc(t->nodes, t->cap * sizeof(*t->nodes));
     }
+    if ((t->n + 1) * 2 > t->nslots) {
+        t->nslots *= 2;
+        md_free(t->slots);
+        t->slots = md_calloc(t->nslots, sizeof(*t->slots));
+        for (uint32_t c = 1; c < t->n; c++)
+            index_insert(t, c);
+    }
+    return true;
+}
+
+/* A new child (no value yet); 0 at the node cap. */
+static uint32_t child_add(tree_t *t, uint32_t parent, const char *json, uint32_t ktok,
+                          const seg_t *seg)
+{
+    if (!tree_reserve(t))
+        return 0;
     uint32_t c = t->n++;
-    t->nodes[c] = (mnode_t){ .kjson = seg ? NULL : json, .kseg = seg, .ktok = ktok };
+    uint32_t pid = t->nodes[parent].oid;
+    t->nodes[c] = (mnode_t){ .kjson = seg ? NULL : json, .kseg = seg, .ktok = ktok, .pid = pid,
+                             .hash = key_hash(t, pid, json, ktok, seg) };
+    index_insert(t, c);
     mnode_t *p = &t->nodes[parent];
     if (p->last)
         t->nodes[p->last].next = c;
@@ -335,11 +402,13 @@ static void set_leaf(tree_t *t, uint32_t i, const char *json, uint32_t v)
     t->nodes[i].vjson = json;
     t->nodes[i].vtok = v;
     t->nodes[i].first = t->nodes[i].last = 0;
+    t->nodes[i].oid = 0;
 }
 
 static void set_empty_object(tree_t *t, uint32_t i)
 {
     set_leaf(t, i, NULL, 0);
+    t->nodes[i].oid = ++t->next_oid;
 }
 
 static void merge_value(tree_t *t, uint32_t i, const char *json, uint32_t v);
@@ -468,9 +537,12 @@ static unsigned general_members(wctx_t *w)
     unsigned written = 0;
     scan_fragments(w, toks, roots);
     if (w->rc == MD_OK) {
-        tree_t t = { .w = w, .tok = toks->v, .n = 1, .cap = 64 };
+        pthread_once(&hash_seed_once, hash_seed_init);
+        tree_t t = { .w = w, .tok = toks->v, .n = 1, .cap = 64, .nslots = 128, .next_oid = 1,
+                     .seed = hash_seed };
         t.nodes = md_malloc(t.cap * sizeof(*t.nodes));
-        t.nodes[0] = (mnode_t){ 0 };
+        t.slots = md_calloc(t.nslots, sizeof(*t.slots));
+        t.nodes[0] = (mnode_t){ .oid = 1 };
         for (size_t i = 0; i < w->m->n && w->rc == MD_OK; i++) {
             if (!w->frags[i].json)
                 continue;
@@ -482,6 +554,7 @@ static unsigned general_members(wctx_t *w)
         if (w->rc == MD_OK)
             written = tree_members(&t, 0);
         md_free(t.nodes);
+        md_free(t.slots);
     }
     toks->n = 0;
     md_json_scratch_trim();

@@ -43,7 +43,7 @@
 #define MAX_CONNECTION_HEADERS 4     /* Connection headers honoured when filtering */
 
 enum { CONN_CONNECTING, CONN_IDLE, CONN_BUSY };
-enum { CALL_QUEUED, CALL_CONNECTING, CALL_SENDING, CALL_HEAD, CALL_BODY, CALL_DONE };
+enum { CALL_QUEUED, CALL_CONNECTING, CALL_SENDING, CALL_HEAD, CALL_BODY, CALL_DONE, CALL_FREE };
 enum { FRAME_NONE, FRAME_LENGTH, FRAME_CHUNKED, FRAME_CLOSE };
 /* What a processing step left behind. */
 enum { STEP_MORE, STEP_PAUSED, STEP_GONE };
@@ -565,6 +565,7 @@ static void call_recycle(md_upstream_call_t *call)
     md_timer_stop(up->loop, &call->timer);
     live_remove(up, call);
     md_buf_free(&call->res.body);
+    call->state = CALL_FREE; /* a stale cancel/resume from its own callback is ignored */
     if (up->nfree >= FREE_CALLS_MAX) {
         md_buf_free(&call->req);
         md_free(call);
@@ -1025,6 +1026,10 @@ static void read_response(conn_t *c)
             make_room(c);
             dst = md_buf_tail(&c->in);
             want = c->in.cap - c->in.len;
+            if (want == 0) { /* unreachable: a full buffer fails the head limit first */
+                call_finish(call, MD_EINVAL);
+                return;
+            }
         }
         ssize_t n = read(c->fd, dst, want);
         if (n < 0 && errno == EINTR)
@@ -1270,7 +1275,7 @@ md_upstream_call_t *md_upstream_stream(md_upstream_t *up, const md_upstream_req_
 
 void md_upstream_resume(md_upstream_call_t *call)
 {
-    if (!call)
+    if (!call || call->state == CALL_FREE)
         return;
     if (call->in_cb) {
         call->resume_req = true;
@@ -1293,7 +1298,7 @@ void md_upstream_resume(md_upstream_call_t *call)
 
 void md_upstream_cancel(md_upstream_call_t *call)
 {
-    if (!call)
+    if (!call || call->state == CALL_FREE)
         return;
     if (call->in_cb) {
         call->canceled = true; /* the running step cleans up when it returns */

@@ -48,9 +48,36 @@ def check(cond, msg, details=""):
         raise TestFailure(msg, details)
 
 
+def _first_diff(a, b, path="$"):
+    """Where two JSON-like values first differ, as (path, a_part, b_part)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in list(a) + [k for k in b if k not in a]:
+            if k not in a or k not in b:
+                return (f"{path}.{k}", a.get(k, "<absent>"), b.get(k, "<absent>"))
+            d = _first_diff(a[k], b[k], f"{path}.{k}")
+            if d:
+                return d
+        return None
+    if isinstance(a, list) and isinstance(b, list):
+        for i, (x, y) in enumerate(zip(a, b)):
+            d = _first_diff(x, y, f"{path}[{i}]")
+            if d:
+                return d
+        if len(a) != len(b):
+            return (f"{path} length", len(a), len(b))
+        return None
+    return None if a == b else (path, a, b)
+
+
 def eq(actual, expected, what):
-    if actual != expected:
-        raise TestFailure(f"{what}: expected {expected!r}, got {actual!r}")
+    if actual == expected:
+        return
+    text = f"{what}: expected {expected!r}, got {actual!r}"
+    if len(text) <= 400:
+        raise TestFailure(text)
+    where, exp, got = _first_diff(expected, actual) or ("$", expected, actual)
+    raise TestFailure(f"{what}: differs at {where}: expected {exp!r:.150}, got {got!r:.150}",
+                      f"expected: {expected!r}\ngot:      {actual!r}")
 
 
 def free_port():
@@ -96,7 +123,7 @@ LIMITS = ("limits: { max_header_bytes: 8k, max_body_bytes: 64k, header_timeout: 
           " idle_timeout: 5s, shutdown_timeout: 5s }")
 
 
-def home_config(errors_field=True, news_timeout="1s", hr_timeout="500ms"):
+def home_config(errors_field=True, news_timeout="1s", events_timeout="1s", hr_timeout="500ms"):
     """The spec's example config plus the /u/{id} injection endpoint."""
     ef = "    errors_field: _errors\n" if errors_field else ""
     return f"""\
@@ -105,7 +132,7 @@ workers: 2
 {LIMITS}
 upstreams:
   news:   {{ url: "http://127.0.0.1:${{NEWS_PORT}}", timeout: {news_timeout} }}
-  events: {{ url: "http://127.0.0.1:${{EVENTS_PORT}}", timeout: 1s }}
+  events: {{ url: "http://127.0.0.1:${{EVENTS_PORT}}", timeout: {events_timeout} }}
   hr:     {{ url: "http://127.0.0.1:${{HR_PORT}}", timeout: {hr_timeout} }}
 endpoints:
   - path: /home
@@ -154,8 +181,17 @@ class RawConn:
     """A raw-socket HTTP/1.1 client: send exact bytes, read whole responses
     (Content-Length, chunked or close-delimited) in order."""
 
-    def __init__(self, port, timeout=5.0):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    def __init__(self, port, timeout=5.0, rcvbuf=None):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if rcvbuf:
+            # Before connect(), or the window scale no longer matches.
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock.settimeout(timeout)
+        try:
+            self.sock.connect(("127.0.0.1", port))
+        except OSError:
+            self.sock.close()
+            raise
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buf = bytearray()
         self.eof = False

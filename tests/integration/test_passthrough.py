@@ -1,7 +1,6 @@
 """Passthrough endpoint /news-raw: the upstream's status, content type and
 body bytes reach the client unchanged, whatever the upstream's framing."""
 
-import socket
 import time
 
 import mockbackend as mb
@@ -53,8 +52,7 @@ def test_passthrough_large_body_streams(t):
     w = t.world()
     body = b'{"blob":"' + bytes((65 + i % 26) for i in range(2 * 1024 * 1024)) + b'"}'
     w.news.route("/news", mb.Reply("json", body, content_type=CTYPE))
-    with RawConn(w.port, timeout=10) as c:
-        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    with RawConn(w.port, timeout=10, rcvbuf=16384) as c:
         c.send(b"GET /news-raw HTTP/1.1\r\n" + HEAD + b"\r\n")
         time.sleep(0.5)  # let medley's send queue fill up before reading
         r = c.read_response()

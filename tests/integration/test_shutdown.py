@@ -49,7 +49,8 @@ def _refused_within(port, timeout):
 
 
 def test_graceful_shutdown_completes_inflight(t):
-    w = t.world()
+    # Upstream timeouts well above the 1 s backend delay.
+    w = t.world(news_timeout="3s", events_timeout="3s", hr_timeout="3s")
     for m in (w.news, w.events, w.hr):
         m.delay_ms = 1000
     t0 = time.monotonic()

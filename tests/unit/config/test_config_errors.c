@@ -290,6 +290,12 @@ static void too_many_items(void **state)
     expect_error(s, 73, 11, "too many query parameters (max 64)");
     free(s);
 
+    /* Whatever the schema, the tree itself is bounded: the root mapping and
+     * the list are nodes 1 and 2, so item 99999 (line 100000, after "- ") is node 100001. */
+    s = repeat("x:\n", "- %d\n", 100000, "");
+    expect_error(s, 100000, 3, "too many YAML nodes (max 100000)");
+    free(s);
+
     s = repeat(UP EP_HEAD "    backends:\n      - upstream: hr\n        path: /x\n        shape:\n          select:\n",
                "            - f%d\n", 257, "");
     expect_error(s, 266, 15, "too many select (max 256)");

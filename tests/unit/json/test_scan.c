@@ -336,6 +336,23 @@ static void string_equality_and_order_use_decoded_bytes(void **state)
     md_json_toks_free(&t);
 }
 
+static void hashes_agree_on_decoded_names(void **state)
+{
+    (void)state;
+    md_json_toks_t t;
+    const char *doc = "[\"id\",\"\\u0069d\",\"\\u00e9\",\"ie\"]";
+    must_scan(&t, doc);
+    uint64_t plain = md_json_hash_bytes("id", 2, 42);
+    assert_true(md_json_str_hash(doc, &t.v[1], 42) == plain);
+    assert_true(md_json_str_hash(doc, &t.v[2], 42) == plain);
+    assert_true(md_json_str_hash(doc, &t.v[3], 42) == md_json_hash_bytes("\xc3\xa9", 2, 42));
+    /* Different names and different seeds give different hashes (for
+     * these inputs; a 64-bit hash makes a clash here vanishingly rare). */
+    assert_true(md_json_str_hash(doc, &t.v[4], 42) != plain);
+    assert_true(md_json_hash_bytes("id", 2, 43) != plain);
+    md_json_toks_free(&t);
+}
+
 static void numbers_convert(void **state)
 {
     (void)state;
@@ -435,6 +452,7 @@ int main(void)
         cmocka_unit_test(token_cap_is_too_big),
         cmocka_unit_test(member_lookup),
         cmocka_unit_test(string_equality_and_order_use_decoded_bytes),
+        cmocka_unit_test(hashes_agree_on_decoded_names),
         cmocka_unit_test(numbers_convert),
         cmocka_unit_test(utf8_sequence_lengths),
         cmocka_unit_test(scratch_is_per_thread),

@@ -163,6 +163,12 @@ static void later_fragment_wins_conflicts(void **state)
     expect_merge(p2, 2, f4, 0, "{\"a\":2}");
     md_fragment_t f5[] = { FRAG("{\"x\":1}"), FRAG("{\"y\":2}") };
     expect_merge(p2, 2, f5, 0, "{\"a\":{\"x\":1,\"y\":2}}");
+    /* An object replaced by a scalar and then by another object starts
+     * empty: nothing of the first object comes back. */
+    const char *p3[] = { NULL, NULL, NULL, NULL, NULL };
+    md_fragment_t f6[] = { FRAG("{\"o\":{\"x\":1}}"), FRAG("{\"o\":{\"z\":0}}"), FRAG("{\"o\":5}"),
+                           FRAG("{\"o\":{\"y\":2}}"), FRAG("{\"o\":{\"x\":3}}") };
+    expect_merge(p3, 5, f6, 0, "{\"o\":{\"y\":2,\"x\":3}}");
 }
 
 static void objects_merge_recursively(void **state)

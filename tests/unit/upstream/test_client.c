@@ -1132,6 +1132,38 @@ static void cancel_never_runs_the_callback(void **state)
     fx_done(&f);
 }
 
+static md_upstream_call_t *self_call;
+
+static void on_result_cancel_self(md_upstream_result_t *res, void *arg)
+{
+    md_upstream_cancel(self_call); /* too late: must be a harmless no-op */
+    on_result(res, arg);
+}
+
+static void cancel_from_own_callback_is_ignored(void **state)
+{
+    (void)state;
+    srv_t *s = srv_new(NULL);
+    s->resp[0] = BLOB("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    s->nresp = 1;
+    fx_t f;
+    fx_init(&f, s);
+    fx_up(&f);
+    md_upstream_req_t req = get_req("/self");
+    got_t g = { .loop = f.loop };
+    self_call = md_upstream_call(f.up, &req, on_result_cancel_self, &g);
+    assert_non_null(self_call);
+    run_loop(f.loop, 3000);
+    assert_int_equal(g.called, 1);
+    assert_int_equal(g.error, MD_OK);
+    assert_int_equal(stats(&f).idle, 1); /* the pooled connection survived */
+    call_once(&f, &req, &g);
+    assert_int_equal(g.error, MD_OK);
+    assert_int_equal(stats(&f).reuses, 1);
+    md_free(g.body);
+    fx_done(&f);
+}
+
 static void free_with_pending_calls_runs_no_callback(void **state)
 {
     (void)state;
@@ -1422,6 +1454,7 @@ int main(void)
         cmocka_unit_test(extra_bytes_after_response_forbid_reuse),
         cmocka_unit_test(connect_timeout_reports_etimedout),
         cmocka_unit_test(cancel_never_runs_the_callback),
+        cmocka_unit_test(cancel_from_own_callback_is_ignored),
         cmocka_unit_test(free_with_pending_calls_runs_no_callback),
         cmocka_unit_test(bad_requests_never_reach_the_wire),
         cmocka_unit_test(streaming_with_pause_delivers_exact_bytes),
