@@ -131,7 +131,8 @@ static bool same_route(const md_endpoint_conf_t *a, const md_endpoint_conf_t *b)
 /* ---- params ------------------------------------------------------------- */
 
 /* Rough size of the automaton glibc builds: counted repetitions multiply
- * what they repeat, and "(a{999}){999}" would take gigabytes to compile. */
+ * what they repeat and '+' doubles it, so "(a{999}){999}" would take
+ * gigabytes and "a+++...+" exponential time to compile. */
 static bool pattern_too_costly(const char *s)
 {
     double stack[MD_CFG_MAX_DEPTH + 1] = { 0 };
@@ -149,8 +150,10 @@ static bool pattern_too_costly(const char *s)
             s = strchr(s, '}') ? strchr(s, '}') : s + strlen(s) - 1;
             continue;
         }
-        if (strchr("*+?", *s))
+        if (strchr("*+?", *s)) {
+            atom *= *s == '+' ? 2 : 1; /* glibc compiles x+ as xx*, so "a++++..." doubles */
             continue;
+        }
         stack[depth] += atom;
         atom = 0;
         if (*s == '(') {

@@ -25,7 +25,7 @@ static bool is_name_char(char ch)
 
 static int too_big(char *err, size_t errlen)
 {
-    snprintf(err, errlen, "value is longer than %d KiB after ${} expansion", MD_CFG_MAX_SCALAR_BYTES / 1024);
+    snprintf(err, errlen, "value is longer than %d KiB (counted after ${} expansion)", MD_CFG_MAX_SCALAR_BYTES / 1024);
     return MD_ETOOBIG;
 }
 

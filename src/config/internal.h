@@ -42,6 +42,7 @@
 #define MD_CFG_MAX_SHAPE_FIELDS 256              /* select, deny, rename entries */
 #define MD_CFG_MAX_NAME 64                       /* upstream/param/backend names */
 #define MD_CFG_MAX_PATH 2048                     /* endpoint and backend paths, urls */
+#define MD_CFG_MAX_VALUE 8192                    /* a header, query or rename value (tokens can be long) */
 
 typedef enum { MD_CFG_SCALAR, MD_CFG_MAP, MD_CFG_SEQ } md_cfg_kind_t;
 

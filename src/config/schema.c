@@ -336,7 +336,8 @@ static int kv_name(md_cfg_ctx_t *c, const md_cfg_node_t *n, md_cfg_kv_kind_t kin
             return md_cfg_fail(c, n->key_line, n->key_col, "'%s' must not contain control characters",
                                md_cfg_show(k, n->key));
     if (!*n->key)
-        return md_cfg_fail(c, n->key_line, n->key_col, "names in '%s' must not be empty", kind == MD_CFG_KV_QUERY ? "query" : "rename");
+        return md_cfg_fail(c, n->key_line, n->key_col, "names in '%s' must not be empty",
+                           kind == MD_CFG_KV_QUERY ? "query" : "rename");
     return MD_OK;
 }
 
@@ -360,7 +361,7 @@ int md_cfg_kv(md_cfg_ctx_t *c, const md_cfg_node_t *map, md_cfg_kv_kind_t kind, 
         bool empty_ok = kind != MD_CFG_KV_RENAME;
         if (e->null && empty_ok)
             (*out)[i].value = md_strdup("");
-        else if (md_cfg_line(c, e, empty_ok, MD_CFG_MAX_PATH, &(*out)[i].value) != MD_OK)
+        else if (md_cfg_line(c, e, empty_ok, MD_CFG_MAX_VALUE, &(*out)[i].value) != MD_OK)
             return MD_EINVAL;
     }
     return MD_OK;

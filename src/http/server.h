@@ -19,6 +19,12 @@
  * req->on_abort (if set) once; the application must still finish the request
  * (the bytes are discarded). The request and its pool are freed by the
  * server right after it is finished: nothing may touch it afterwards.
+ * on_abort runs from the worker's loop, never inside one of the
+ * application's own md_http_* calls, and not at all if the application
+ * finished the request first (e.g. on MD_ERESET from md_http_stream_write).
+ *
+ * The implementation is split over server.c, server_conn.c and
+ * server_respond.c; server_internal.h describes how.
  */
 #ifndef MD_HTTP_SERVER_H
 #define MD_HTTP_SERVER_H
@@ -66,13 +72,18 @@ typedef struct md_server_hooks {
 } md_server_hooks_t;
 
 /* Creates the server and binds its listeners (all workers' sockets are bound
- * here so that a busy port fails fast). Returns NULL with a message in err. */
+ * here so that a busy port fails fast: "listen 0.0.0.0:8080: Address already
+ * in use"). host: IPv4/IPv6 literal ("::1" or "[::1]") or name; NULL or ""
+ * mean 0.0.0.0. Port 0 picks a free port (md_server_port). workers <= 0 means
+ * one per online CPU. limits: NULL or zero fields take the defaults listed in
+ * config.h. Returns NULL with a message in err. */
 md_server_t *md_server_new(const char *host, uint16_t port, int workers,
                            const md_limits_t *limits, const md_server_hooks_t *hooks,
                            char *err, size_t errlen);
 
 /* Starts the worker threads and blocks until md_server_shutdown() has
- * drained them. Returns MD_OK. */
+ * drained them. Returns MD_OK, or MD_ERR when a worker could not start (its
+ * worker_init failed): the server then shuts itself down. */
 int md_server_run(md_server_t *srv);
 
 /* Thread- and signal-safe-ish (call from a signal-handling thread, not a
@@ -93,7 +104,13 @@ void *md_worker_data(md_worker_t *w);
 int md_worker_index(md_worker_t *w);
 
 /* Whole response: status, extra headers (Content-Length, Date, Server and
- * Connection are added by the server), body copied. */
+ * Connection are added by the server; the caller's own Content-Length,
+ * Transfer-Encoding, Connection, Date and Server are dropped), body copied
+ * (or sent straight from `body` when the socket takes it at once). A header
+ * whose name is not a token or whose value holds CR, LF, NUL or another
+ * control character (HTAB aside) turns the whole response into a logged
+ * 500: headers can never be injected. Status must be 200..599 (else 500);
+ * 204 and 304 carry no body. */
 void md_http_respond(md_http_req_t *req, int status, const md_header_t *headers,
                      size_t nheaders, const char *body, size_t body_len);
 
@@ -102,24 +119,33 @@ void md_http_respond_buf(md_http_req_t *req, int status, const md_header_t *head
                          size_t nheaders, md_buf_t *body);
 
 /* JSON error: {"error":{"status":S,"code":"code","message":"..."}} with
- * proper escaping. `extra_json`, if not NULL, is a JSON object's members
- * (e.g. "\"backend\":\"hr\"") placed inside "error". */
+ * proper escaping (json/write.h; the message is cut at 1 KiB). `extra_json`,
+ * if not NULL, is a JSON object's members (e.g. "\"backend\":\"hr\"")
+ * placed inside "error"; it is trusted and copied verbatim. */
 void md_http_respond_error(md_http_req_t *req, int status, const char *code,
                            const char *message, const char *extra_json);
 
-/* Streaming response (passthrough). content_length < 0 means chunked. */
+/* Streaming response (passthrough). content_length < 0 means chunked (for
+ * an HTTP/1.0 client: no framing, the body ends when the connection
+ * closes). Returns MD_OK; MD_ERESET if the client is gone; MD_EINVAL for an
+ * invalid header (a 500 has been sent instead) or a second start. In every
+ * case the request still has to be finished (md_http_stream_end/abort). */
 int md_http_stream_start(md_http_req_t *req, int status, const md_header_t *headers,
                          size_t nheaders, int64_t content_length);
 
 /* Queues body bytes. Returns MD_OK while the client's send queue is below
- * its high-water mark, MD_AGAIN when above it (the caller should pause its
- * source until the drain callback runs), MD_ERESET if the client is gone. */
+ * its high-water mark (64 KiB), MD_AGAIN when above it (the caller should
+ * pause its source until the drain callback runs; the bytes were taken),
+ * MD_ERESET if the client is gone, MD_EINVAL if no stream was started or the
+ * bytes would pass the announced Content-Length (nothing is taken). */
 int md_http_stream_write(md_http_req_t *req, const char *data, size_t len);
 
-/* Sets the callback run once the send queue drops below the low-water mark. */
+/* Sets the callback run once the send queue drops below the low-water mark
+ * (16 KiB) after a write returned MD_AGAIN. */
 void md_http_stream_on_drain(md_http_req_t *req, void (*cb)(md_http_req_t *req));
 
-/* Ends a streamed response normally. */
+/* Ends a streamed response normally. A Content-Length stream that got fewer
+ * bytes than announced is ended as md_http_stream_abort() would. */
 void md_http_stream_end(md_http_req_t *req);
 
 /* Ends a streamed response abnormally: the connection is closed so the

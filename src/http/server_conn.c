@@ -51,16 +51,22 @@ static md_srv_conn_t *conn_alloc(md_worker_t *w)
 {
     md_srv_conn_t *c = w->cache;
     md_pool_t *pool;
+    md_header_t *hdrs;
     if (c) {
         w->cache = c->next;
         w->ncache--;
         pool = c->pool;
+        hdrs = c->hdrs;
     } else {
         c = md_malloc(sizeof(*c));
         pool = md_pool_new(0);
+        /* Per connection, not per request: 2 KiB at the default limit is
+         * more than a pool chunk serves without a malloc of its own. */
+        hdrs = md_malloc(w->srv->limits.max_headers * sizeof(md_header_t));
     }
     memset(c, 0, sizeof(*c));
     c->pool = pool;
+    c->hdrs = hdrs;
     c->w = w;
     c->fd = -1;
     md_timer_init(&c->timer, on_timer, c);
@@ -94,6 +100,7 @@ static void conn_free(md_srv_conn_t *c)
         w->ncache++;
     } else {
         md_pool_destroy(c->pool);
+        md_free(c->hdrs);
         md_free(c);
     }
     md_srv_worker_check_done(w);
@@ -105,6 +112,7 @@ void md_srv_conn_cache_free(md_worker_t *w)
         md_srv_conn_t *c = w->cache;
         w->cache = c->next;
         md_pool_destroy(c->pool);
+        md_free(c->hdrs);
         md_free(c);
     }
     w->ncache = 0;
@@ -402,8 +410,6 @@ static int conn_head(md_srv_conn_t *c)
     }
     if (!conn_worth_parsing(c))
         return conn_head_incomplete(c);
-    if (!c->hdrs)
-        c->hdrs = md_pool_alloc(c->pool, l->max_headers * sizeof(md_header_t));
     memset(&c->head, 0, sizeof(c->head));
     c->head.headers = c->hdrs;
     c->head.num_headers = l->max_headers;
@@ -464,7 +470,6 @@ void md_srv_conn_finish(md_srv_conn_t *c)
     c->drain_cb = NULL;
     c->want_drain = false;
     md_pool_reset(c->pool);
-    c->hdrs = NULL;
     if (c->closed)
         return; /* freed by the outermost leave */
     md_buf_consume(&c->in, c->head_len + c->body_len);
@@ -618,6 +623,7 @@ void md_srv_conn_accept(md_worker_t *w, int fd)
         md_srv_log("worker %d: epoll_ctl: %s", w->index, strerror(errno));
         close(fd);
         md_pool_destroy(c->pool); /* not linked yet: nothing else to undo */
+        md_free(c->hdrs);
         md_free(c);
         return;
     }

@@ -47,6 +47,8 @@
 #define MD_SRV_CONN_CACHE 64         /* freed connection structs kept per worker */
 #define MD_SRV_FORCE_GRACE_MS 1000   /* after force-close, wait for app finishes */
 #define MD_SRV_MAX_WORKERS 256
+#define MD_SRV_ERROR_MSG_MAX 1024    /* message bytes kept in a JSON error body */
+#define MD_SRV_ERROR_BODY_MAX (64 * 1024) /* whole error body, extra_json included */
 
 /* Read side of a connection. */
 typedef enum md_srv_state {
@@ -117,7 +119,7 @@ struct md_srv_conn {
     md_chunked_decoder_t dec;
     size_t discarded;      /* bytes thrown away while closing/lingering */
     md_http_request_head_t head;
-    md_header_t *hdrs;     /* from the pool, max_headers entries */
+    md_header_t *hdrs;     /* max_headers entries, kept for the connection's life */
     md_pool_t *pool;
     md_http_req_t req;
 

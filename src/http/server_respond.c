@@ -1,6 +1,7 @@
 /*
  * server_respond.c - the write side of a server connection: response heads,
- * the write queue, JSON error bodies and streaming with backpressure.
+ * the write queue, JSON error bodies (escaped by json/write.h) and
+ * streaming with backpressure.
  *
  * The write queue is a short array of segments (server_internal.h). Heads,
  * chunk framing and small bodies are copied into one per-connection buffer
@@ -15,13 +16,15 @@
  * pipelined requests) everything is queued and flushed once at the end.
  *
  * A response header can never be injected: a caller's header whose name is
- * not a token or whose value holds CR, LF or NUL makes the whole response a
- * logged 500. Framing headers (Content-Length, Transfer-Encoding,
- * Connection) and Date/Server are the server's: the caller's are dropped.
+ * not a token or whose value holds CR, LF, NUL (or another control
+ * character but HTAB) makes the whole response a logged 500. Framing
+ * headers (Content-Length, Transfer-Encoding, Connection) and Date/Server
+ * are the server's: the caller's are dropped.
  */
 #include "http/server_internal.h"
 
 #include "core/alloc.h"
+#include "json/write.h"
 
 #include <errno.h>
 #include <string.h>
@@ -279,9 +282,10 @@ static bool header_valid(const md_header_t *h)
     for (size_t i = 0; i < h->name_len; i++)
         if (!is_tchar((unsigned char)h->name[i]))
             return false;
+    /* CR, LF and NUL would inject; the other CTLs are invalid anyway. */
     for (size_t i = 0; i < h->value_len; i++) {
-        char ch = h->value[i];
-        if (ch == '\r' || ch == '\n' || ch == '\0')
+        unsigned char ch = (unsigned char)h->value[i];
+        if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
             return false;
     }
     return true;
@@ -293,7 +297,7 @@ static bool headers_valid(const md_header_t *hs, size_t n)
         return false;
     for (size_t i = 0; i < n; i++) {
         if (!header_valid(&hs[i])) {
-            md_srv_log("response header #%zu refused: bad name, or CR/LF/NUL in its value", i);
+            md_srv_log("response header #%zu refused: bad name, or CR/LF/NUL/CTL in value", i);
             return false;
         }
     }
@@ -394,117 +398,48 @@ static int queue_head(md_srv_conn_t *c, int status, const md_header_t *hs, size_
 
 /* ---- JSON error bodies ---- */
 
-/* Length of the valid UTF-8 sequence at s[0..n), or 0 if there is none. */
-static size_t utf8_len(const unsigned char *s, size_t n)
+/* {"error":{"status":S,"code":"...","message":"..."[,extra]}} into b,
+ * escaped by the project's one JSON string writer. The message is cut at
+ * MD_SRV_ERROR_MSG_MAX bytes: it may echo client input, and the writer
+ * turns a sequence split by the cut into U+FFFD, so the body stays valid. */
+static int error_body(md_buf_t *b, int status, const char *code, const char *msg,
+                      const char *extra)
 {
-    size_t len;
-    if (s[0] < 0x80)
-        return 1;
-    if (s[0] >= 0xc2 && s[0] <= 0xdf)
-        len = 2;
-    else if (s[0] >= 0xe0 && s[0] <= 0xef)
-        len = 3;
-    else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-        len = 4;
-    else
-        return 0;
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++)
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-    if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xf0 && s[1] < 0x90)) /* overlong */
-        return 0;
-    if ((s[0] == 0xed && s[1] >= 0xa0) || (s[0] == 0xf4 && s[1] >= 0x90)) /* surrogate, >10FFFF */
-        return 0;
-    return len;
+    int rc = md_buf_printf(b, "{\"error\":{\"status\":%d,\"code\":", status);
+    if (rc == MD_OK)
+        rc = md_json_write_string(b, code, strlen(code));
+    if (rc == MD_OK)
+        rc = md_buf_append_str(b, ",\"message\":");
+    if (rc == MD_OK)
+        rc = md_json_write_string(b, msg, MD_MIN(strlen(msg), MD_SRV_ERROR_MSG_MAX));
+    if (rc == MD_OK && *extra)
+        rc = md_buf_printf(b, ",%s", extra);
+    if (rc == MD_OK)
+        rc = md_buf_append_str(b, "}}");
+    return rc;
 }
 
-/* Escapes s as the inside of a JSON string into dst (if not NULL) and
- * returns the length: called once to size, once to write. Invalid UTF-8
- * becomes U+FFFD so the document stays valid whatever the message holds. */
-static size_t json_escape(char *dst, const char *s)
-{
-    static const char hex[] = "0123456789abcdef";
-    const unsigned char *p = (const unsigned char *)s;
-    size_t n = strlen(s), out = 0;
-    for (size_t i = 0; i < n;) {
-        char esc[6] = { '\\', 0, '0', '0', 0, 0 };
-        const char *src = esc;
-        size_t k = 2;
-        unsigned char ch = p[i];
-        if (ch == '"' || ch == '\\') {
-            esc[1] = (char)ch;
-            i++;
-        } else if (ch < 0x20) {
-            const char *named = strchr("\bb\ff\nn\rr\tt", ch);
-            if (named && ch) {
-                esc[1] = named[1];
-            } else {
-                esc[1] = 'u';
-                esc[4] = hex[ch >> 4];
-                esc[5] = hex[ch & 15];
-                k = 6;
-            }
-            i++;
-        } else {
-            k = utf8_len(p + i, n - i);
-            src = (const char *)p + i;
-            if (k == 0) {
-                src = "\\ufffd";
-                k = 6;
-                i++;
-            } else {
-                i += k;
-            }
-        }
-        if (dst)
-            memcpy(dst + out, src, k);
-        out += k;
-    }
-    return out;
-}
-
-/* {"error":{"status":S,"code":"...","message":"..."[,extra]}} */
 static int queue_error(md_srv_conn_t *c, int status, const char *code, const char *msg,
                        const char *extra)
 {
-    static const char p1[] = "{\"error\":{\"status\":", p2[] = ",\"code\":\"",
-                      p3[] = "\",\"message\":\"", p4[] = "}}";
+    md_buf_t b;
+    md_buf_init(&b, MD_SRV_ERROR_BODY_MAX);
     status = check_status(status);
-    code = code ? code : "error";
-    msg = msg ? msg : "";
-    extra = extra ? extra : "";
-    char num[4] = { (char)('0' + status / 100), (char)('0' + status / 10 % 10),
-                    (char)('0' + status % 10), 0 };
-    size_t lc = json_escape(NULL, code), lm = json_escape(NULL, msg), lx = strlen(extra);
-    size_t len = sizeof(p1) - 1 + 3 + sizeof(p2) - 1 + lc + sizeof(p3) - 1 + lm + 1 +
-                 (lx ? 1 + lx : 0) + sizeof(p4) - 1;
-    bool body = status_has_body(status);
-    int rc = queue_head(c, status, NULL, 0, body ? MD_SRV_FR_LENGTH : MD_SRV_FR_NONE, len,
-                        "application/json");
-    if (rc != MD_OK || !body || c->head_req)
-        goto done;
-    char *p = out_reserve(c, len);
-    if (!p)
-        return MD_ETOOBIG;
-    char *start = p;
-    p = PUT_LIT(p, p1);
-    p = put(p, num, 3);
-    p = PUT_LIT(p, p2);
-    p += json_escape(p, code);
-    p = PUT_LIT(p, p3);
-    p += json_escape(p, msg);
-    *p++ = '"';
-    if (lx) {
-        *p++ = ',';
-        p = put(p, extra, lx);
+    int rc = error_body(&b, status, code ? code : "error", msg ? msg : "", extra ? extra : "");
+    if (rc != MD_OK) {
+        md_srv_log("error body for status %d exceeds %u bytes", status,
+                   (unsigned)MD_SRV_ERROR_BODY_MAX);
+        md_buf_free(&b);
+        return rc;
     }
-    p = PUT_LIT(p, p4);
-    out_commit(c, (size_t)(p - start));
-done:
+    bool body = status_has_body(status);
+    rc = queue_head(c, status, NULL, 0, body ? MD_SRV_FR_LENGTH : MD_SRV_FR_NONE, b.len,
+                    "application/json");
+    if (rc == MD_OK && body && !c->head_req)
+        rc = md_srv_queue_copy(c, b.data, b.len);
     if (rc == MD_OK)
         wq_mark_end(c);
+    md_buf_free(&b);
     return rc;
 }
 
@@ -549,6 +484,8 @@ static void respond_whole(md_srv_conn_t *c, int status, const md_header_t *hs, s
         md_free(own);
         return;
     }
+    if (!body && !own)
+        len = 0;
     if (!headers_valid(hs, n)) {
         md_free(own);
         rc = queue_error(c, 500, "internal_error", "invalid response header", NULL);

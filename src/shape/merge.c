@@ -191,7 +191,7 @@ void md_merge_free(md_merge_t *m)
     md_free(m);
 }
 
-int md_merge_is_fast(const md_merge_t *m)
+bool md_merge_is_fast(const md_merge_t *m)
 {
     return m->fast;
 }

@@ -27,14 +27,17 @@
  *     so they must be valid JSON (md_shape_apply's output is);
  *   - general path (root merges, `cards` with `cards.vacation`, equal
  *     paths): fragments are tokenized into the thread's token scratch and
- *     merged into a key tree of at most MD_MERGE_MAX_NODES nodes, then
- *     written compactly.
+ *     merged into a key tree of at most MD_MERGE_MAX_NODES nodes, found
+ *     through a hash index with a secret seed (linear time, also for a
+ *     hostile 4096-key object), then written compactly. A fragment that
+ *     nothing overlaps is still copied as one span.
  * The optional extra member (e.g. "_errors") is appended last at the root
  * as given; the caller picks a name no fragment uses.
  */
 #ifndef MD_MERGE_H
 #define MD_MERGE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "core/buf.h"
@@ -58,7 +61,7 @@ md_merge_t *md_merge_compile(const char *const *paths, size_t n, char *err, size
 void md_merge_free(md_merge_t *m);
 
 /* Whether md_merge_write will take the precomputed fast path. */
-int md_merge_is_fast(const md_merge_t *m);
+bool md_merge_is_fast(const md_merge_t *m);
 
 /* One backend's shaped output. json == NULL: missing (failed optional
  * backend), its key is left out. */

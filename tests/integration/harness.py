@@ -20,7 +20,6 @@ import os
 import signal
 import socket
 import subprocess
-import tempfile
 import time
 
 import mockbackend as mb
@@ -301,7 +300,7 @@ class RawConn:
                 return False
 
 
-def http_get(port, path, method="GET", body=None, headers=None, timeout=10.0):
+def http_get(port, path, method="GET", body=None, headers=None, timeout=5.0):
     """A normal HTTP call with http.client; returns a Response."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
@@ -461,9 +460,9 @@ class World:
 class Ctx:
     """Per-test resources; run.py calls cleanup() in a finally."""
 
-    def __init__(self, name):
+    def __init__(self, name, workdir):
         self.name = name
-        self.dir = tempfile.mkdtemp(prefix="medley-it-")
+        self.dir = workdir      # created and removed by run.py
         self.medleys = []
         self.mocks = []
 

@@ -16,7 +16,6 @@ import json
 import socket
 import struct
 import threading
-import time
 
 MAX_HEAD_BYTES = 64 * 1024
 MAX_BODY_BYTES = 1024 * 1024

@@ -55,9 +55,9 @@ def discover(only):
     return tests
 
 
-def run_in_child(name, func, wfd):
+def run_in_child(name, func, workdir, wfd):
     """Runs one test (in the forked child) and writes its result as JSON."""
-    ctx = harness.Ctx(name)
+    ctx = harness.Ctx(name, workdir)
     failure, tb = None, ""
     try:
         func(ctx)
@@ -82,9 +82,6 @@ def run_in_child(name, func, wfd):
             result["details"] += f"\nalso: {e}\n{getattr(e, 'details', '')}"
         if harness.VERBOSE:
             result["details"] += "\n" + tb
-            result["details"] += f"\n(files kept in {ctx.dir})"
-    if failure is None or not harness.VERBOSE:
-        shutil.rmtree(ctx.dir, ignore_errors=True)
     data = json.dumps(result).encode()
     view = memoryview(data)
     while view:
@@ -109,7 +106,8 @@ def _stack_dump(path, verbose):
 def run_one(name, func, timeout, verbose):
     """Forks, runs the test with a hard timeout, kills the child's process
     group afterwards; returns (ok, reason, details)."""
-    dump_fd, dump_path = tempfile.mkstemp(prefix="medley-it-stack-")
+    workdir = tempfile.mkdtemp(prefix="medley-it-")
+    dump_fd, dump_path = tempfile.mkstemp(prefix="stacks-", dir=workdir)
     rfd, wfd = os.pipe()
     sys.stdout.flush()
     sys.stderr.flush()
@@ -122,7 +120,7 @@ def run_one(name, func, timeout, verbose):
             # Shows where a hung test was stuck (read by the parent).
             faulthandler.dump_traceback_later(max(timeout - 0.5, 0.1),
                                               file=os.fdopen(dump_fd, "w"))
-            run_in_child(name, func, wfd)
+            run_in_child(name, func, workdir, wfd)
         except BaseException:  # noqa: BLE001
             traceback.print_exc()
             code = 1
@@ -155,14 +153,19 @@ def run_one(name, func, timeout, verbose):
         pass
     os.waitpid(pid, 0)
     stacks = _stack_dump(dump_path, verbose) if timed_out else ""
-    os.unlink(dump_path)
     if timed_out:
-        return False, f"timed out after {timeout:g}s (process group killed)", stacks
-    try:
-        res = json.loads(b"".join(chunks))
-    except ValueError:
-        return False, "test process died without a result", ""
-    return res["ok"], res["reason"], res["details"]
+        ok, reason, details = False, f"timed out after {timeout:g}s (process group killed)", stacks
+    else:
+        try:
+            res = json.loads(b"".join(chunks))
+            ok, reason, details = res["ok"], res["reason"], res["details"]
+        except ValueError:
+            ok, reason, details = False, "test process died without a result", ""
+    if ok or not verbose:
+        shutil.rmtree(workdir, ignore_errors=True)
+    else:
+        details += f"\n(files kept in {workdir})"
+    return ok, reason, details
 
 
 def main():

@@ -404,9 +404,10 @@ static const char env_yaml[] = "listen: \"${MDT_HOST:-127.0.0.1}:${MDT_PORT}\"\n
                                "  up:\n"
                                "    url: http://${MDT_UP_HOST}:9000\n"
                                "    headers: { X-Key: \"${MDT_KEY:-}\", X-Cost: \"$$5 and $${MDT_PORT}\",\n"
-                               "               X-Re: \"^a$\" }\n"
+                               "               X-Re: \"^a$\", X-D: \"$$$\" }\n"
                                "endpoints:\n"
-                               "  - { path: /a, backends: [ { upstream: up, path: /x, query: { \"${MDT_PORT}\": v } } ] }\n";
+                               "  - path: /a\n"
+                               "    backends: [ { upstream: up, path: /x, query: { \"${MDT_PORT}\": v } } ]\n";
 
 static void env_vars_expand_in_values(void **state)
 {
@@ -426,6 +427,7 @@ static void env_vars_expand_in_values(void **state)
     assert_string_equal(u->headers[0].value, "secret");
     assert_string_equal(u->headers[1].value, "$5 and ${MDT_PORT}");
     assert_string_equal(u->headers[2].value, "^a$");
+    assert_string_equal(u->headers[3].value, "$$");
     /* keys are not expanded */
     assert_string_equal(c->endpoints[0].backends[0].query[0].name, "${MDT_PORT}");
     md_config_free(c);

@@ -177,7 +177,7 @@ static void upstream_urls_parse(void **state)
     assert_int_equal(u->port, 8081);
     assert_string_equal(u->base_path, "/base");
     assert_string_equal(u->host_header, "localhost:8081");
-    /* A name with both families resolves to IPv4 first. */
+    /* A name (not a literal) is resolved at load time. */
     assert_int_equal(((struct sockaddr *)&u->addr)->sa_family, AF_INET);
     assert_int_equal(ntohs(((struct sockaddr_in *)&u->addr)->sin_port), 8081);
     md_config_free(c);
@@ -244,6 +244,18 @@ static void header_names_and_values_are_checked(void **state)
                  "'Bad Name' is not a valid header name");
     expect_error("upstreams:\n  u: { url: \"http://127.0.0.1\", headers: { \"X:Y\": x } }\n", 2, 44,
                  "'X:Y' is not a valid header name");
+    /* Values are bounded at 8 KiB: a long token fits, a longer one fails. */
+    static char y[9000];
+    int n = snprintf(y, sizeof(y), "upstreams:\n  u:\n    url: http://127.0.0.1\n    headers:\n      X-A: ");
+    memset(y + n, 't', 8193);
+    strcpy(y + n + 8193, "\n");
+    expect_error(y, 5, 12, "'X-A' is longer than 8192 bytes");
+    y[n + 8192] = '\n';
+    y[n + 8193] = '\0';
+    /* 8192 bytes are accepted: the load then stops at the missing endpoints. */
+    md_diag_t d;
+    assert_null(md_config_load_string(y, strlen(y), "v.yaml", &d));
+    assert_non_null(strstr(d.msg, "missing required key 'endpoints'"));
 }
 
 /* UP + "endpoints:\n  - path: PATH\n    backends: [...]" : PATH starts at 4:11. */
@@ -286,7 +298,8 @@ static void path_params_must_agree(void **state)
     expect_error(EPP "      id: { in: path, required: false }\n", 7, 7, "path params are always required");
     expect_error(EPP "      id: { in: path, default: x }\n", 7, 7, "a path param cannot have a default");
     expect_error(EPP "      id: { in: body }\n", 7, 17, "'in' must be one of query, path, header");
-    expect_error(EPP "      id: { in: path, type: float }\n", 7, 29, "'type' must be one of string, integer, number, boolean");
+    expect_error(EPP "      id: { in: path, type: float }\n", 7, 29,
+                 "'type' must be one of string, integer, number, boolean");
     expect_error(EPP "      \"a.b\": {}\n", 7, 7, "param name 'a.b' must be 1-64 characters");
     expect_error(EPP "      q: { max_length: 0 }\n", 7, 24, "'max_length' must be an integer between 1 and 65536");
 }
@@ -298,6 +311,7 @@ static void param_patterns_and_defaults(void **state)
     /* Counted repetitions that would make regcomp take gigabytes. */
     expect_error(EPP "      q: { pattern: \"(a{1,32767}){1,32767}\" }\n", 7, 21, "'pattern' is too complex");
     expect_error(EPP "      q: { pattern: \"((a{100}){101})\" }\n", 7, 21, "'pattern' is too complex");
+    expect_error(EPP "      q: { pattern: \"^[0-9]{1,3}++++++++++++++++++++\" }\n", 7, 21, "'pattern' is too complex");
     expect_error(EPP "      q: { type: integer, default: abc }\n", 7, 36, "'default' must be a valid integer");
     expect_error(EPP "      q: { type: number, default: \"1.5x\" }\n", 7, 35, "'default' must be a valid number");
     expect_error(EPP "      q: { type: number, default: nan }\n", 7, 35, "'default' must be a valid number");
