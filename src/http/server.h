@@ -125,6 +125,10 @@ void md_http_respond_buf(md_http_req_t *req, int status, const md_header_t *head
 void md_http_respond_error(md_http_req_t *req, int status, const char *code,
                            const char *message, const char *extra_json);
 
+/* Same, with extra response headers (e.g. Allow on a 405). */
+void md_http_respond_error_h(md_http_req_t *req, int status, const char *code, const char *message,
+                             const char *extra_json, const md_header_t *headers, size_t nheaders);
+
 /* Streaming response (passthrough). content_length < 0 means chunked (for
  * an HTTP/1.0 client: no framing, the body ends when the connection
  * closes). Returns MD_OK; MD_ERESET if the client is gone; MD_EINVAL for an

@@ -420,7 +420,7 @@ static int error_body(md_buf_t *b, int status, const char *code, const char *msg
 }
 
 static int queue_error(md_srv_conn_t *c, int status, const char *code, const char *msg,
-                       const char *extra)
+                       const char *extra, const md_header_t *hs, size_t nhs)
 {
     md_buf_t b;
     md_buf_init(&b, MD_SRV_ERROR_BODY_MAX);
@@ -433,7 +433,7 @@ static int queue_error(md_srv_conn_t *c, int status, const char *code, const cha
         return rc;
     }
     bool body = status_has_body(status);
-    rc = queue_head(c, status, NULL, 0, body ? MD_SRV_FR_LENGTH : MD_SRV_FR_NONE, b.len,
+    rc = queue_head(c, status, hs, nhs, body ? MD_SRV_FR_LENGTH : MD_SRV_FR_NONE, b.len,
                     "application/json");
     if (rc == MD_OK && body && !c->head_req)
         rc = md_srv_queue_copy(c, b.data, b.len);
@@ -448,7 +448,7 @@ void md_srv_queue_server_error(md_srv_conn_t *c, int status, const char *code, c
     c->keep_alive = false;
     c->head_req = false;
     c->state = MD_SRV_CLOSING;
-    if (queue_error(c, status, code, msg, NULL) != MD_OK)
+    if (queue_error(c, status, code, msg, NULL, NULL, 0) != MD_OK)
         c->close_no_linger = true;
 }
 
@@ -488,7 +488,7 @@ static void respond_whole(md_srv_conn_t *c, int status, const md_header_t *hs, s
         len = 0;
     if (!headers_valid(hs, n)) {
         md_free(own);
-        rc = queue_error(c, 500, "internal_error", "invalid response header", NULL);
+        rc = queue_error(c, 500, "internal_error", "invalid response header", NULL, NULL, 0);
     } else {
         status = check_status(status);
         bool has_body = status_has_body(status);
@@ -556,13 +556,27 @@ void md_http_respond_buf(md_http_req_t *req, int status, const md_header_t *head
 void md_http_respond_error(md_http_req_t *req, int status, const char *code,
                            const char *message, const char *extra_json)
 {
+    md_http_respond_error_h(req, status, code, message, extra_json, NULL, 0);
+}
+
+void md_http_respond_error_h(md_http_req_t *req, int status, const char *code, const char *message,
+                             const char *extra_json, const md_header_t *headers, size_t nheaders)
+{
     md_srv_conn_t *c = req->conn;
     if (!req_live(c, "md_http_respond_error"))
         return;
     md_srv_conn_enter(c);
+    if (!headers_valid(headers, nheaders)) {
+        headers = NULL;
+        nheaders = 0;
+        status = 500;
+        code = "internal_error";
+        message = "invalid response header";
+        extra_json = NULL;
+    }
     if (c->resp != MD_SRV_RESP_NONE)
         abort_response(c);
-    else if (!c->closed && queue_error(c, status, code, message, extra_json) != MD_OK)
+    else if (!c->closed && queue_error(c, status, code, message, extra_json, headers, nheaders) != MD_OK)
         md_srv_conn_close(c, true);
     md_srv_conn_finish(c);
     md_srv_conn_leave(c);
@@ -590,7 +604,7 @@ static int stream_begin(md_srv_conn_t *c, int status, const md_header_t *hs, siz
     }
     if (!headers_valid(hs, n)) {
         c->resp = MD_SRV_RESP_FAILED;
-        if (queue_error(c, 500, "internal_error", "invalid response header", NULL) != MD_OK)
+        if (queue_error(c, 500, "internal_error", "invalid response header", NULL, NULL, 0) != MD_OK)
             md_srv_conn_close(c, true);
         else if (!c->processing)
             md_srv_flush(c);
@@ -694,7 +708,7 @@ static void stream_finish(md_srv_conn_t *c)
 {
     if (c->resp == MD_SRV_RESP_NONE) {
         md_srv_log("md_http_stream_end: no stream was started, sending 500");
-        if (queue_error(c, 500, "internal_error", "response not started", NULL) != MD_OK)
+        if (queue_error(c, 500, "internal_error", "response not started", NULL, NULL, 0) != MD_OK)
             md_srv_conn_close(c, true);
         return;
     }

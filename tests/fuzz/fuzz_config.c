@@ -12,6 +12,8 @@
  * Build: clang -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Isrc \
  *        tests/fuzz/fuzz_config.c src/config/ *.c src/core/ *.c -lyaml -pthread
  * Seeds: tests/fuzz/corpus/config/.
+ * Upstream host names are resolved for real (getaddrinfo), so a mutated
+ * name can wait on DNS: run with -timeout=15 or more.
  */
 #include "config/config.h"
 
