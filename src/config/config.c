@@ -129,13 +129,14 @@ md_upstream_conf_t *md_config_upstream(const md_config_t *cfg, const char *name)
 
 /* ---- listen, workers, limits ------------------------------------------ */
 
-static bool parse_port(const char *s, uint16_t *port)
+/* A decimal port; 0 only where allow_zero (listen: an ephemeral port). */
+static bool parse_port(const char *s, uint16_t *port, bool allow_zero)
 {
     unsigned v = 0;
     size_t i = 0;
     for (; s[i] >= '0' && s[i] <= '9' && i < 6; i++)
         v = v * 10 + (unsigned)(s[i] - '0');
-    if (i == 0 || s[i] || v < 1 || v > 65535)
+    if (i == 0 || s[i] || v < (allow_zero ? 0u : 1u) || v > 65535)
         return false;
     *port = (uint16_t)v;
     return true;
@@ -195,8 +196,8 @@ static int parse_listen(md_cfg_ctx_t *c, const md_cfg_node_t *n)
         port = n->str;
     else if (ok)
         ok = split_host_port(n->str, &host, &hlen, &port, &v6);
-    if (!ok || !port || !parse_port(port, &cfg->listen_port))
-        return md_cfg_fail(c, n->line, n->col, "'listen' must be host:port with a port 1-65535, like 0.0.0.0:8080 "
+    if (!ok || !port || !parse_port(port, &cfg->listen_port, true))
+        return md_cfg_fail(c, n->line, n->col, "'listen' must be host:port with a port 0-65535 (0: any free port), like 0.0.0.0:8080 "
                                                "or [::1]:8080");
     if (hlen) {
         md_free(cfg->listen_host);
@@ -324,7 +325,7 @@ static int parse_url(md_cfg_ctx_t *c, const md_cfg_node_t *n, md_upstream_conf_t
     if (!split_host_port(authority, &host, &hlen, &port, &v6) || hlen == 0)
         return bad_url(c, n, "must be http://host[:port][/path]");
     u->port = 80;
-    if (*port && !parse_port(port, &u->port))
+    if (*port && !parse_port(port, &u->port, false))
         return bad_url(c, n, "has a bad port (1-65535)");
     u->host = md_strndup(host, hlen);
 

@@ -17,7 +17,6 @@
 #include "core/alloc.h"
 #include "core/common.h"
 
-#include <math.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -196,17 +195,42 @@ static int parse_pattern(md_cfg_ctx_t *c, const md_cfg_node_t *n, md_param_conf_
     return MD_OK;
 }
 
+/* Digits at *s (at least one), moving *s past them. */
+static bool digits(const char **s)
+{
+    size_t n = strspn(*s, "0123456789");
+    *s += n;
+    return n > 0;
+}
+
+/* The syntax the request-time validator accepts (docs/config.md): integers
+ * are -?(0|[1-9][0-9]*) up to 18 digits, numbers are JSON numbers. */
 static bool value_has_type(const char *s, md_param_type_t type)
 {
-    char *end;
+    const char *p = s + (*s == '-');
     switch (type) {
-    case MD_PARAM_INTEGER:
-        s += *s == '-';
-        return *s && strspn(s, "0123456789") == strlen(s) && strlen(s) <= 18;
-    case MD_PARAM_NUMBER: {
-        double d = strtod(s, &end);
-        return *s && !*end && isfinite(d) && !strpbrk(s, "xXnN ");
+    case MD_PARAM_INTEGER: {
+        size_t n = strlen(p);
+        return n >= 1 && n <= 18 && strspn(p, "0123456789") == n && (p[0] != '0' || n == 1);
     }
+    case MD_PARAM_NUMBER:
+        if (*p == '0')
+            p++;
+        else if (*p < '1' || *p > '9' || !digits(&p))
+            return false;
+        if (*p == '.') {
+            p++;
+            if (!digits(&p))
+                return false;
+        }
+        if (*p == 'e' || *p == 'E') {
+            p++;
+            if (*p == '+' || *p == '-')
+                p++;
+            if (!digits(&p))
+                return false;
+        }
+        return *p == '\0';
     case MD_PARAM_BOOLEAN:
         return strcmp(s, "true") == 0 || strcmp(s, "false") == 0;
     default:

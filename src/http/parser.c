@@ -235,7 +235,7 @@ static int parse_request_line(const char **pp, const char *end, md_http_request_
     if (p == start)
         return MD_EINVAL;
     if (*p == '\r' || *p == '\n')
-        return MD_HTTP_EVERSION; /* HTTP/0.9 "GET /path" */
+        return MD_EINVAL; /* no version ("GET /path", HTTP/0.9 style): malformed */
     if (*p != ' ')
         return MD_EINVAL;
     r->target = (md_str_t){ start, (size_t)(p - start) };

@@ -29,9 +29,13 @@ def test_param_user_hostile_values(t):
     """Integer parsing is strict and bounded: no partial numbers, no
     overflow, no embedded NUL or separators."""
     w = t.world()
-    for q in ("?user=", "?user=4.5", "?user=12abc", "?user=0x10", "?user=%00",
+    for q in ("?user=", "?user=4.5", "?user=12abc", "?user=0x10",
               "?user=1%20", "?user=99999999999999999999999999", "?user=" + "9" * 300):
         _assert_invalid_user(w, q)
+    # A NUL byte is refused while decoding the query string, before params.
+    before = w.mock_calls()
+    assert_json_error(w.get("/home?user=%00"), 400, "bad_query")
+    eq(w.mock_calls(), before, "backend calls made for a query with %00")
     w.assert_home_ok(42)
     w.medley.stop()
 

@@ -35,17 +35,19 @@ def _in_background(fn):
 
 
 def _refused_within(port, timeout):
-    """True once connecting to port is refused (within timeout seconds)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    """Probes port until a connect is refused; returns (refused, log)."""
+    t0 = time.monotonic()
+    log = []
+    while time.monotonic() - t0 < timeout:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            log.append(f"{time.monotonic() - t0:.3f}s accepted")
         except ConnectionRefusedError:
-            return True
-        except OSError:
-            pass
+            return True, log
+        except OSError as e:
+            log.append(f"{time.monotonic() - t0:.3f}s {e!r}")
         time.sleep(0.03)
-    return False
+    return False, log
 
 
 def test_graceful_shutdown_completes_inflight(t):
@@ -58,7 +60,7 @@ def test_graceful_shutdown_completes_inflight(t):
     _wait_for(lambda: w.mock_calls() == 3, 1.0, "the three backend calls to start")
     time.sleep(max(0.0, 0.2 - (time.monotonic() - t0)))
     w.medley.signal()
-    refused = _refused_within(w.port, 0.5)
+    refused, probes = _refused_within(w.port, 0.5)
     still_inflight = th.is_alive()
     th.join(10)
     check(not th.is_alive(), "in-flight request did not finish")
@@ -66,7 +68,7 @@ def test_graceful_shutdown_completes_inflight(t):
     r = box["result"]
     eq(r.status, 200, f"in-flight status (body {r.body[:300]!r})")
     eq(r.json(), expected_home(42), "in-flight body")
-    check(refused, "a new connection was still accepted 0.5s after SIGTERM")
+    check(refused, "a new connection was still accepted 0.5s after SIGTERM", "\n".join(probes))
     check(still_inflight, "the request finished before the refusal check: test proves nothing")
     eq(w.medley.wait(), 0, "exit code after SIGTERM")
 

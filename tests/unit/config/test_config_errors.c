@@ -198,7 +198,7 @@ static void bad_listen(void **state)
     (void)state;
     expect_error("listen: 0.0.0.0:http\n", 1, 9, "'listen' must be host:port");
     expect_error("listen: \"0.0.0.0:\"\n", 1, 9, "'listen' must be host:port");
-    expect_error("listen: 0.0.0.0:0\n", 1, 9, "'listen' must be host:port with a port 1-65535");
+    expect_error("listen: 0.0.0.0:99999\n", 1, 9, "'listen' must be host:port with a port 0-65535");
     expect_error("listen: 0.0.0.0:65536\n", 1, 9, "'listen' must be host:port");
     expect_error("listen: \"[::1\"\n", 1, 9, "'listen' must be host:port");
     expect_error("listen: \"[zz]:80\"\n", 1, 9, "'listen' must be host:port");

@@ -315,15 +315,27 @@ static void param_patterns_and_defaults(void **state)
     expect_error(EPP "      q: { type: integer, default: abc }\n", 7, 36, "'default' must be a valid integer");
     expect_error(EPP "      q: { type: number, default: \"1.5x\" }\n", 7, 35, "'default' must be a valid number");
     expect_error(EPP "      q: { type: number, default: nan }\n", 7, 35, "'default' must be a valid number");
+    expect_error(EPP "      q: { type: number, default: .5 }\n", 7, 35, "'default' must be a valid number");
+    expect_error(EPP "      q: { type: number, default: \"1.\" }\n", 7, 35, "'default' must be a valid number");
+    expect_error(EPP "      q: { type: number, default: 1e }\n", 7, 35, "'default' must be a valid number");
+    expect_error(EPP "      q: { type: number, default: \"01\" }\n", 7, 35, "'default' must be a valid number");
+    expect_error(EPP "      q: { type: integer, default: \"007\" }\n", 7, 36, "'default' must be a valid integer");
+    expect_error(EPP "      q: { type: integer, default: \"-\" }\n", 7, 36, "'default' must be a valid integer");
+    expect_error(EPP "      q: { type: integer, default: 1234567890123456789 }\n", 7, 36,
+                 "'default' must be a valid integer");
     expect_error(EPP "      q: { type: boolean, default: yes }\n", 7, 36, "'default' must be a valid boolean");
     expect_error(EPP "      q: { max_length: 2, default: abc }\n", 7, 36, "'default' is longer than 2 bytes");
     md_config_t *c = load_ok(EPP "      q: { type: number, default: \"-1.5e3\", pattern: \"^[-0-9.e]{1,20}$\" }\n"
                                  "      n: { type: integer, default: \"-42\" }\n"
+                                 "      z: { type: number, default: \"-0.25E+2\" }\n"
+                                 "      o: { type: integer, default: \"0\" }\n"
                                  "      b: { type: boolean, default: \"false\" }\n");
     assert_string_equal(c->endpoints[0].params[0].default_value, "-1.5e3");
     assert_string_equal(c->endpoints[0].params[0].pattern, "^[-0-9.e]{1,20}$");
     assert_string_equal(c->endpoints[0].params[1].default_value, "-42");
-    assert_int_equal(c->endpoints[0].params[2].type, MD_PARAM_BOOLEAN);
+    assert_string_equal(c->endpoints[0].params[2].default_value, "-0.25E+2");
+    assert_string_equal(c->endpoints[0].params[3].default_value, "0");
+    assert_int_equal(c->endpoints[0].params[4].type, MD_PARAM_BOOLEAN);
     md_config_free(c);
 }
 

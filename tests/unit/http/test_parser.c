@@ -325,7 +325,7 @@ static void request_rejects_bad_versions(void **state)
     assert_int_equal(req_rc("GET / HTTP/2.0\r\n\r\n"), MD_HTTP_EVERSION);
     assert_int_equal(req_rc("GET / HTTP/0.9\r\n\r\n"), MD_HTTP_EVERSION);
     assert_int_equal(req_rc("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"), MD_HTTP_EVERSION);
-    assert_int_equal(req_rc("GET /\r\n"), MD_HTTP_EVERSION); /* HTTP/0.9 simple request */
+    assert_int_equal(req_rc("GET /\r\n"), MD_EINVAL); /* no version: malformed (400), not 505 */
     assert_int_equal(req_rc("GET / http/1.1\r\n\r\n"), MD_EINVAL);
     assert_int_equal(req_rc("GET / HTTP/1.1x\r\n\r\n"), MD_EINVAL);
     assert_int_equal(req_rc("GET / HTTP/11.1\r\n\r\n"), MD_EINVAL);
