@@ -42,12 +42,19 @@ static void pool_allocations_are_aligned_and_distinct(void **state)
     (void)state;
     md_pool_t *p = md_pool_new(256);
     char *a = md_pool_alloc(p, 3);
-    char *b = md_pool_alloc(p, 100);
+    char *b = md_pool_alloc(p, 40);      /* same chunk as a */
+    char *c = md_pool_alloc(p, 100);     /* over a quarter chunk: its own block */
     char *big = md_pool_alloc(p, 10000); /* larger than a chunk */
     memset(big, 'x', 10000);
+    memset(c, 'y', 100);
+    memset(b, 'z', 40);
+    memset(a, 'w', 3);
     assert_int_equal((uintptr_t)a % 16, 0);
     assert_int_equal((uintptr_t)b % 16, 0);
-    assert_true(b >= a + 3);
+    assert_int_equal((uintptr_t)c % 16, 0);
+    assert_true(b >= a + 3);           /* bump allocation within a chunk */
+    assert_int_equal(c[99], 'y');      /* writes did not overlap */
+    assert_int_equal(big[0], 'x');
     char *s = md_pool_strndup(p, "abcdef", 3);
     assert_string_equal(s, "abc");
     assert_true(md_pool_used(p) >= 10000);
