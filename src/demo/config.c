@@ -27,6 +27,9 @@
     "  hr:\n"                                                                  \
     "    url: \"http://127.0.0.1:%1$u\"\n"                                     \
     "    timeout: 1s\n"                                                        \
+    "  site:\n"                                                                \
+    "    url: \"http://127.0.0.1:%1$u\"\n"                                     \
+    "    timeout: 2s\n"                                                        \
     "\n"                                                                       \
     "endpoints:\n"                                                             \
     "  - path: /home\n"                                                        \
@@ -82,7 +85,7 @@
     "    method: GET\n"                                                        \
     "    summary: The demo page\n"                                             \
     "    passthrough:\n"                                                       \
-    "      upstream: news\n"                                                   \
+    "      upstream: site\n"                                                   \
     "      path: /demo\n"
 
 /* Comfortably above the rendered size (~1.7 KB); only the ports vary. */

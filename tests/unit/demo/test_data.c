@@ -508,12 +508,12 @@ static void config_contains_the_ports(void **state)
 {
     (void)state;
     char *y = md_demo_config(40123, 8181);
-    assert_int_equal(count_occurrences(y, "url: \"http://127.0.0.1:40123\""), 3);
+    assert_int_equal(count_occurrences(y, "url: \"http://127.0.0.1:40123\""), 4); /* news, events, hr, site */
     assert_int_equal(count_occurrences(y, "listen: \"127.0.0.1:8181\""), 1);
     assert_null(strstr(y, "%"));
     md_free(y);
     y = md_demo_config(65535, 1);
-    assert_int_equal(count_occurrences(y, "http://127.0.0.1:65535\""), 3);
+    assert_int_equal(count_occurrences(y, "http://127.0.0.1:65535\""), 4);
     assert_int_equal(count_occurrences(y, "listen: \"127.0.0.1:1\""), 1);
     md_free(y);
 }
@@ -616,8 +616,8 @@ static void config_is_yaml_with_the_specified_structure(void **state)
     assert_non_null(root);
     assert_string_equal(y_str(y_get(&doc, root, "listen")), "127.0.0.1:8181");
     yaml_node_t *ups = y_get(&doc, root, "upstreams");
-    static const char *names[] = { "news", "events", "hr" };
-    for (size_t i = 0; i < 3; i++) {
+    static const char *names[] = { "news", "events", "hr", "site" };
+    for (size_t i = 0; i < 4; i++) {
         yaml_node_t *u = y_get(&doc, ups, names[i]);
         assert_string_equal(y_str(y_get(&doc, u, "url")), "http://127.0.0.1:40123");
         assert_non_null(y_str(y_get(&doc, u, "timeout")));
@@ -642,7 +642,7 @@ static void config_passes_the_loader(void **state)
     assert_non_null(cfg);
     assert_string_equal(cfg->listen_host, "127.0.0.1");
     assert_int_equal(cfg->listen_port, 8181);
-    assert_int_equal(cfg->nupstreams, 3);
+    assert_int_equal(cfg->nupstreams, 4);
     for (size_t i = 0; i < cfg->nupstreams; i++)
         assert_int_equal(cfg->upstreams[i].port, 40123);
     assert_int_equal(cfg->nendpoints, 3);
