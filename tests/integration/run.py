@@ -31,6 +31,7 @@ import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+sys.dont_write_bytecode = True  # keep the source tree clean
 
 import harness  # noqa: E402
 
@@ -44,7 +45,15 @@ def discover(only):
     for fname in sorted(os.listdir(HERE)):
         if not (fname.startswith("test_") and fname.endswith(".py")):
             continue
-        mod = importlib.import_module(fname[:-3])
+        try:
+            mod = importlib.import_module(fname[:-3])
+        except Exception as e:  # noqa: BLE001 - reported as a failing test
+            def broken(ctx, err=f"cannot import {fname}: {type(e).__name__}: {e}",
+                       tb=traceback.format_exc()):
+                raise harness.TestFailure(err, tb)
+            if only is None or only in fname[:-3]:
+                tests.append((f"{fname[:-3]}::<import>", broken))
+            continue
         funcs = [f for n, f in vars(mod).items()
                  if n.startswith("test_") and inspect.isfunction(f) and f.__module__ == mod.__name__]
         funcs.sort(key=lambda f: f.__code__.co_firstlineno)
