@@ -27,6 +27,7 @@ BIN     := $(BUILD)/medley
 UNIT_SRC := $(shell find tests/unit -name 'test_*.c' 2>/dev/null | sort)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
+SUMMARY := build/test-summary.txt
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 CFLAGS  += -DMD_VERSION='"$(VERSION)"'
 
@@ -65,11 +66,12 @@ integration: $(BIN)
 
 # The whole suite once normally, once under AddressSanitizer + UBSan.
 test: deps
+	@rm -f $(SUMMARY); mkdir -p build
 	$(MAKE) all
-	$(MAKE) unit
-	$(MAKE) integration
-	$(MAKE) test-asan
-	@echo "make test: all suites passed"
+	MD_TEST_SUMMARY=$(CURDIR)/$(SUMMARY) $(MAKE) unit
+	MD_TEST_SUMMARY=$(CURDIR)/$(SUMMARY) $(MAKE) integration
+	MD_TEST_SUMMARY=$(CURDIR)/$(SUMMARY) $(MAKE) test-asan
+	@awk '{p+=$$1; f+=$$2} END {printf "all suites (normal + ASan/UBSan): %d passed, %d failed\n", p, f; exit f > 0}' $(SUMMARY)
 
 asan:
 	$(MAKE) BUILD=build-asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" all

@@ -15,4 +15,5 @@ for t in "$@"; do
     passed=$((passed + p)); failed=$((failed + f))
 done
 echo "unit: $passed passed, $failed failed"
+[ -n "${MD_TEST_SUMMARY:-}" ] && echo "$passed $failed" >> "$MD_TEST_SUMMARY"
 [ "$failed" -eq 0 ] && [ "$broken" -eq 0 ]
