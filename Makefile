@@ -65,13 +65,14 @@ integration: $(BIN)
 	@python3 tests/integration/run.py --binary $(BIN)
 
 # The whole suite once normally, once under AddressSanitizer + UBSan.
+# Closing line "total: N passed, N failed" sums unit + integration, normal and ASan/UBSan.
 test: deps
 	@rm -f $(SUMMARY); mkdir -p build
 	$(MAKE) all
 	MD_TEST_SUMMARY=$(CURDIR)/$(SUMMARY) $(MAKE) unit
 	MD_TEST_SUMMARY=$(CURDIR)/$(SUMMARY) $(MAKE) integration
 	MD_TEST_SUMMARY=$(CURDIR)/$(SUMMARY) $(MAKE) test-asan
-	@awk '{p+=$$1; f+=$$2} END {printf "all suites (normal + ASan/UBSan): %d passed, %d failed\n", p, f; exit f > 0}' $(SUMMARY)
+	@awk '{p+=$$1; f+=$$2} END {printf "total: %d passed, %d failed\n", p, f; exit f > 0}' $(SUMMARY)
 
 asan:
 	$(MAKE) BUILD=build-asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" all
