@@ -3,7 +3,8 @@
 #   make          build build/medley
 #   make demo     install what is missing, build, run the demo
 #   make test     install what is missing, build, run every test
-#                 (unit + integration, then again under ASan+UBSan)
+#                 (unit + integration, again under ASan+UBSan, integration
+#                 again under valgrind)
 #   make asan     sanitizer build in build-asan/
 #   make fuzz     libFuzzer drivers in build-fuzz/ (clang)
 #   make bench    side-by-side benchmark (bench/README.md)
@@ -31,7 +32,7 @@ SUMMARY := build/test-summary.txt
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 CFLAGS  += -DMD_VERSION='"$(VERSION)"'
 
-.PHONY: all deps demo test unit integration asan test-asan fuzz bench clean format
+.PHONY: all deps demo test unit integration asan test-asan test-valgrind fuzz bench clean format
 
 all: $(BIN)
 
@@ -72,6 +73,7 @@ test: deps
 	MD_TEST_SUMMARY=$(CURDIR)/$(SUMMARY) $(MAKE) unit
 	MD_TEST_SUMMARY=$(CURDIR)/$(SUMMARY) $(MAKE) integration
 	MD_TEST_SUMMARY=$(CURDIR)/$(SUMMARY) $(MAKE) test-asan
+	MD_TEST_SUMMARY=$(CURDIR)/$(SUMMARY) $(MAKE) test-valgrind
 	@awk '{p+=$$1; f+=$$2} END {printf "total: %d passed, %d failed\n", p, f; exit f > 0}' $(SUMMARY)
 
 asan:
@@ -81,6 +83,11 @@ test-asan:
 	$(MAKE) BUILD=build-asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" all unit
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  python3 tests/integration/run.py --binary build-asan/medley --sanitizer
+
+# The integration suite with medley under valgrind memcheck (errors and
+# definite/indirect leaks fail the test).
+test-valgrind: $(BIN)
+	@python3 tests/integration/run.py --binary $(BIN) --valgrind
 
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 fuzz:

@@ -2,7 +2,7 @@
 # Installs the Debian packages medley needs to build and test, only those
 # that are missing. Runs apt-get as root (or through sudo when available).
 set -eu
-PKGS="build-essential libyaml-dev zlib1g-dev libcmocka-dev python3 clang chromium"
+PKGS="build-essential libyaml-dev zlib1g-dev libcmocka-dev python3 clang valgrind chromium"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -30,6 +30,7 @@ SANITIZER_MARKERS = ("AddressSanitizer", "LeakSanitizer", "runtime error:")
 
 # Set by run.py before any test runs.
 BINARY = None
+WRAPPER = []        # e.g. valgrind and its options (run.py --valgrind)
 SANITIZER = False
 VERBOSE = False
 
@@ -342,7 +343,7 @@ class Medley:
 
     def __init__(self, ctx, args, env=None, port=None):
         self.ctx = ctx
-        self.args = [BINARY] + list(args)
+        self.args = WRAPPER + [BINARY] + list(args)
         self.port = port
         self.returncode = None
         self._checked = False

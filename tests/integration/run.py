@@ -182,6 +182,8 @@ def main():
     ap.add_argument("--binary", default="build/medley")
     ap.add_argument("--sanitizer", action="store_true",
                     help="fail a test if medley's stderr has an ASan/LSan/UBSan report")
+    ap.add_argument("--valgrind", action="store_true",
+                    help="run medley under valgrind memcheck; any error or leak fails the test")
     ap.add_argument("--only", metavar="SUBSTR", help="run tests whose name contains SUBSTR")
     ap.add_argument("-v", "--verbose", action="store_true")
     ap.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
@@ -190,6 +192,12 @@ def main():
 
     harness.BINARY = os.path.abspath(args.binary)
     harness.SANITIZER = args.sanitizer
+    if args.valgrind:
+        # An error or a definite/indirect leak makes medley exit 99, which
+        # fails the test's clean-exit check.
+        harness.WRAPPER = ["valgrind", "-q", "--error-exitcode=99", "--leak-check=full",
+                           "--errors-for-leak-kinds=definite,indirect", "--show-leak-kinds=definite,indirect"]
+        harness.START_TIMEOUT = 60.0
     harness.VERBOSE = args.verbose
     if args.sanitizer:
         os.environ.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
