@@ -32,7 +32,7 @@ SUMMARY := build/test-summary.txt
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 CFLAGS  += -DMD_VERSION='"$(VERSION)"'
 
-.PHONY: all deps demo test unit integration asan test-asan test-valgrind fuzz bench clean format
+.PHONY: all deps demo test unit integration asan test-asan test-valgrind fuzz fuzz-corpus bench clean format
 
 all: $(BIN)
 
@@ -74,6 +74,7 @@ test: deps
 	MD_TEST_SUMMARY=$(CURDIR)/$(SUMMARY) $(MAKE) integration
 	MD_TEST_SUMMARY=$(CURDIR)/$(SUMMARY) $(MAKE) test-asan
 	MD_TEST_SUMMARY=$(CURDIR)/$(SUMMARY) $(MAKE) test-valgrind
+	$(MAKE) fuzz-corpus
 	@awk '{p+=$$1; f+=$$2} END {printf "total: %d passed, %d failed\n", p, f; exit f > 0}' $(SUMMARY)
 
 asan:
@@ -90,12 +91,20 @@ test-valgrind: $(BIN)
 	@python3 tests/integration/run.py --binary $(BIN) --valgrind
 
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_SAN := -fsanitize=fuzzer-no-link,address,undefined
+# libFuzzer drivers (clang), one per parser: build-fuzz/fuzz_*.
 fuzz:
-	@mkdir -p build-fuzz
-	$(MAKE) BUILD=build-fuzz CC=clang OPT=-O1 SAN="-fsanitize=fuzzer-no-link,address,undefined" $(BUILD:build=build-fuzz)/libmedley.a
+	$(MAKE) BUILD=build-fuzz CC=clang OPT=-O1 SAN="$(FUZZ_SAN)" build-fuzz/libmedley.a
 	for f in $(FUZZ_SRC); do \
-	  clang -O1 -g -std=c11 -D_GNU_SOURCE -Isrc -fsanitize=fuzzer,address,undefined -o build-fuzz/$$(basename $$f .c) $$f build-fuzz/libmedley.a -lyaml -lz -pthread || exit 1; \
+	  clang -O1 -g -std=c11 -D_GNU_SOURCE -Isrc -fsanitize=fuzzer,address,undefined \
+	    -o build-fuzz/$$(basename $$f .c) $$f build-fuzz/libmedley.a -lyaml -lz -pthread || exit 1; \
 	done
+
+# Replays every fuzz corpus (regression inputs) through its driver: no fuzzing.
+fuzz-corpus: fuzz
+	for f in $(FUZZ_SRC); do n=$$(basename $$f .c); d=tests/fuzz/corpus/$${n#fuzz_}; \
+	  [ -d $$d ] || continue; build-fuzz/$$n -runs=0 $$d >/dev/null 2>&1 || { echo "$$n: corpus replay failed"; exit 1; }; \
+	  echo "$$n: corpus $$d replayed"; done
 
 bench: all
 	bench/run.sh

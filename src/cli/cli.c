@@ -67,7 +67,7 @@ static int parse_opts(int argc, char **argv, opts_t *o)
     o->config = NULL;
     o->port = -1;
     o->workers = 0;
-    for (int i = 2; i < argc; i++) {
+    for (int i = 2; i < argc; i += 2) { /* every option takes a value */
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if ((!strcmp(a, "-c") || !strcmp(a, "--config")) && v) {
@@ -82,7 +82,6 @@ static int parse_opts(int argc, char **argv, opts_t *o)
             fprintf(stderr, "medley: unknown or incomplete option '%s'\n", a);
             return MD_EINVAL;
         }
-        i++;
     }
     return MD_OK;
 }
