@@ -123,7 +123,8 @@ LIMITS = ("limits: { max_header_bytes: 8k, max_body_bytes: 64k, header_timeout: 
           " idle_timeout: 5s, shutdown_timeout: 5s }")
 
 
-def home_config(errors_field=True, news_timeout="1s", events_timeout="1s", hr_timeout="500ms"):
+def home_config(errors_field=True, news_timeout="1s", events_timeout="1s", hr_timeout="500ms",
+                news_extra=""):
     """The spec's example config plus the /u/{id} injection endpoint."""
     ef = "    errors_field: _errors\n" if errors_field else ""
     return f"""\
@@ -131,7 +132,7 @@ listen: 127.0.0.1:0
 workers: 2
 {LIMITS}
 upstreams:
-  news:   {{ url: "http://127.0.0.1:${{NEWS_PORT}}", timeout: {news_timeout} }}
+  news:   {{ url: "http://127.0.0.1:${{NEWS_PORT}}", timeout: {news_timeout}{news_extra} }}
   events: {{ url: "http://127.0.0.1:${{EVENTS_PORT}}", timeout: {events_timeout} }}
   hr:     {{ url: "http://127.0.0.1:${{HR_PORT}}", timeout: {hr_timeout} }}
 endpoints:

@@ -1,6 +1,7 @@
 """A required backend (news) fails: /home answers 502/504 with a JSON error
 naming the backend and the reason, and medley keeps serving afterwards."""
 
+import json
 import time
 
 import mockbackend as mb
@@ -80,4 +81,16 @@ def test_required_failure_repeated(t):
         eq(r.status, 502, f"request {i} status")
     w.news.route("/news", mb.Reply.json(mb.news_doc()))
     w.assert_home_ok(42)
+    w.medley.stop()
+
+
+def test_required_news_too_big(t):
+    """An answer over max_response_bytes is a failure of kind too_big, for
+    plain and for gzip bodies (the cap applies to the inflated size)."""
+    doc = mb.news_doc()
+    w = t.world(news_extra=", max_response_bytes: 2k")
+    check(len(json.dumps(doc)) > 2048, "the news document must exceed the 2k cap")
+    _assert_backend_error(w.get("/home?user=42"), 502, "backend_failed", "too_big")
+    w.news.route("/news", mb.Reply.gzip(doc))
+    _assert_backend_error(w.get("/home?user=42"), 502, "backend_failed", "too_big")
     w.medley.stop()
