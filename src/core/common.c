@@ -3,6 +3,8 @@
  */
 #include "core/common.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -34,4 +36,14 @@ const md_header_t *md_header_find(const md_header_t *hs, size_t n, const char *n
         if (md_header_name_is(&hs[i], name))
             return &hs[i];
     return NULL;
+}
+
+void md_seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || !errlen)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
 }

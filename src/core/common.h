@@ -57,6 +57,10 @@ typedef struct md_header {
     size_t value_len;
 } md_header_t;
 
+/* Formats a message into a caller's error buffer (err may be NULL or
+ * errlen 0: nothing is written). Truncates, always NUL-terminates. */
+void md_seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* Case-insensitive comparison of a header name with a NUL-terminated one. */
 bool md_header_name_is(const md_header_t *h, const char *name);
 

@@ -64,27 +64,20 @@ static int compile_segments(gw_endpoint_t *ep, const char *file, md_diag_t *diag
     return MD_OK;
 }
 
-static bool is_token(const char *s)
+/* True if s is non-empty and every byte is alphanumeric or in `extra`. */
+static bool all_in(const char *s, const char *extra)
 {
     if (!*s)
         return false;
     for (; *s; s++)
-        if (!strchr("!#$%&'*+-.^_`|~", *s) && !((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'z') ||
-                                                 (*s >= 'A' && *s <= 'Z')))
+        if (!strchr(extra, *s) && !((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'z') ||
+                                     (*s >= 'A' && *s <= 'Z')))
             return false;
     return true;
 }
 
-static bool is_unreserved(const char *s)
-{
-    if (!*s)
-        return false;
-    for (; *s; s++)
-        if (!strchr("-._~", *s) && !((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'z') ||
-                                      (*s >= 'A' && *s <= 'Z')))
-            return false;
-    return true;
-}
+#define is_token(s) all_in((s), "!#$%&'*+-.^_`|~")  /* RFC 9110 tchar */
+#define is_unreserved(s) all_in((s), "-._~")       /* RFC 3986 */
 
 /* The target template source: path plus the `query:` map appended. */
 static char *target_source(const md_backend_conf_t *b, const char *file, md_diag_t *diag)

@@ -57,18 +57,6 @@ struct md_merge {
     unsigned nskel;
 };
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* ---- compiling ---- */
 
@@ -80,11 +68,11 @@ static int path_parse(mpath_t *p, const char *text, char *err, size_t errlen)
         if (*c != '.' && *c != '\0')
             continue;
         if (c == start) {
-            seterr(err, errlen, "as: empty segment in path '%s'", text);
+            md_seterr(err, errlen, "as: empty segment in path '%s'", text);
             return MD_EINVAL;
         }
         if (p->n == MERGE_MAX_DEPTH) {
-            seterr(err, errlen, "as: path '%s' deeper than %d", text, MERGE_MAX_DEPTH);
+            md_seterr(err, errlen, "as: path '%s' deeper than %d", text, MERGE_MAX_DEPTH);
             return MD_EINVAL;
         }
         seg_t *s = &p->seg[p->n++];
@@ -159,7 +147,7 @@ static void build_skeleton(md_merge_t *m)
 md_merge_t *md_merge_compile(const char *const *paths, size_t n, char *err, size_t errlen)
 {
     if (n > MD_MERGE_MAX_FRAGMENTS || (n && !paths)) {
-        seterr(err, errlen, "merge: %zu fragments (at most %d)", n, MD_MERGE_MAX_FRAGMENTS);
+        md_seterr(err, errlen, "merge: %zu fragments (at most %d)", n, MD_MERGE_MAX_FRAGMENTS);
         return NULL;
     }
     md_merge_t *m = md_calloc(1, sizeof(*m));
@@ -211,7 +199,7 @@ typedef struct wctx {
 static void put(wctx_t *c, const char *p, size_t n)
 {
     if (c->rc == MD_OK && (c->rc = md_buf_append(c->out, p, n)) != MD_OK)
-        seterr(c->err, c->errlen, "merge: output larger than %zu bytes", c->out->max);
+        md_seterr(c->err, c->errlen, "merge: output larger than %zu bytes", c->out->max);
 }
 
 static void put_char(wctx_t *c, char ch)
@@ -225,7 +213,7 @@ static void frag_error(wctx_t *c, size_t i, int rc, const char *what)
         return;
     c->rc = rc;
     c->bad = i;
-    seterr(c->err, c->errlen, "fragment %zu: %s", i, what);
+    md_seterr(c->err, c->errlen, "fragment %zu: %s", i, what);
 }
 
 /* ---- fast path ---- */
@@ -360,7 +348,7 @@ static bool tree_reserve(tree_t *t)
         if (t->cap == MD_MERGE_MAX_NODES) {
             if (t->w->rc == MD_OK) {
                 t->w->rc = MD_ETOOBIG;
-                seterr(t->w->err, t->w->errlen, "merge: more than %d keys", MD_MERGE_MAX_NODES);
+                md_seterr(t->w->err, t->w->errlen, "merge: more than %d keys", MD_MERGE_MAX_NODES);
             }
             return false;
         }
@@ -504,7 +492,7 @@ static void tree_write(tree_t *t, uint32_t i)
     const mnode_t *nd = &t->nodes[i];
     if (nd->vjson) {
         if (w->rc == MD_OK && (w->rc = md_json_write_value(w->out, nd->vjson, &t->tok[nd->vtok])) != MD_OK)
-            seterr(w->err, w->errlen, "merge: output larger than %zu bytes", w->out->max);
+            md_seterr(w->err, w->errlen, "merge: output larger than %zu bytes", w->out->max);
         return;
     }
     put_char(w, '{');
@@ -574,7 +562,7 @@ int md_merge_write_ex(const md_merge_t *m, const md_fragment_t *frags, const cha
         err[0] = '\0';
     if (extra_name && (!extra_json || !extra_len)) {
         w.rc = MD_EINVAL;
-        seterr(err, errlen, "merge: empty extra member '%s'", extra_name);
+        md_seterr(err, errlen, "merge: empty extra member '%s'", extra_name);
     }
     put_char(&w, '{');
     unsigned written = 0;
@@ -584,7 +572,7 @@ int md_merge_write_ex(const md_merge_t *m, const md_fragment_t *frags, const cha
         if (written)
             put_char(&w, ',');
         if (w.rc == MD_OK && (w.rc = md_json_write_key(out, extra_name, strlen(extra_name))) != MD_OK)
-            seterr(err, errlen, "merge: output larger than %zu bytes", out->max);
+            md_seterr(err, errlen, "merge: output larger than %zu bytes", out->max);
         put(&w, extra_json, extra_len);
     }
     put_char(&w, '}');

@@ -55,18 +55,6 @@ struct md_shape {
     long limit;
 };
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* ---- compiling ---- */
 
@@ -83,7 +71,7 @@ static int path_parse(path_t *p, const char *what, const char *text, char *err, 
     p->text = NULL;
     p->n = 0;
     if (!text) {
-        seterr(err, errlen, "%s: missing path", what);
+        md_seterr(err, errlen, "%s: missing path", what);
         return MD_EINVAL;
     }
     p->text = md_strdup(text);
@@ -92,12 +80,12 @@ static int path_parse(path_t *p, const char *what, const char *text, char *err, 
         if (*c != '.' && *c != '\0')
             continue;
         if (c == start) {
-            seterr(err, errlen, "%s: empty segment in path '%s'", what, text);
+            md_seterr(err, errlen, "%s: empty segment in path '%s'", what, text);
             path_free(p);
             return MD_EINVAL;
         }
         if (p->n == MD_SHAPE_MAX_DEPTH) {
-            seterr(err, errlen, "%s: path '%s' deeper than %d", what, text, MD_SHAPE_MAX_DEPTH);
+            md_seterr(err, errlen, "%s: path '%s' deeper than %d", what, text, MD_SHAPE_MAX_DEPTH);
             path_free(p);
             return MD_EINVAL;
         }
@@ -121,11 +109,11 @@ static unsigned child_find(const md_shape_t *s, unsigned r, md_str_t key)
 static unsigned child_add(md_shape_t *s, unsigned r, md_str_t key, char *err, size_t errlen)
 {
     if (s->nrules == MD_SHAPE_MAX_RULES) {
-        seterr(err, errlen, "shape: more than %d fields", MD_SHAPE_MAX_RULES);
+        md_seterr(err, errlen, "shape: more than %d fields", MD_SHAPE_MAX_RULES);
         return 0;
     }
     if (s->rules[r].nchildren == MD_SHAPE_MAX_FIELDS) {
-        seterr(err, errlen, "shape: more than %d fields in one object", MD_SHAPE_MAX_FIELDS);
+        md_seterr(err, errlen, "shape: more than %d fields in one object", MD_SHAPE_MAX_FIELDS);
         return 0;
     }
     unsigned c = s->nrules++;
@@ -155,7 +143,7 @@ static int add_listed(md_shape_t *s, bool deny, const char *text, char *err, siz
     unsigned r = 0;
     for (unsigned i = 0; i < p.n && rc == MD_OK; i++) {
         if (r && (s->rules[r].selected || s->rules[r].denied)) {
-            seterr(err, errlen, "%s: '%s' overlaps a shorter %s path", what, text, what);
+            md_seterr(err, errlen, "%s: '%s' overlaps a shorter %s path", what, text, what);
             rc = MD_EINVAL;
             break;
         }
@@ -165,10 +153,10 @@ static int add_listed(md_shape_t *s, bool deny, const char *text, char *err, siz
         r = c;
     }
     if (rc == MD_OK && (s->rules[r].selected || s->rules[r].denied)) {
-        seterr(err, errlen, "%s: duplicate path '%s'", what, text);
+        md_seterr(err, errlen, "%s: duplicate path '%s'", what, text);
         rc = MD_EINVAL;
     } else if (rc == MD_OK && s->rules[r].nchildren) {
-        seterr(err, errlen, "%s: '%s' overlaps a longer %s path", what, text, what);
+        md_seterr(err, errlen, "%s: '%s' overlaps a longer %s path", what, text, what);
         rc = MD_EINVAL;
     }
     if (rc == MD_OK) {
@@ -184,7 +172,7 @@ static int add_listed(md_shape_t *s, bool deny, const char *text, char *err, siz
 static int add_rename(md_shape_t *s, bool select_mode, const md_kv_t *kv, char *err, size_t errlen)
 {
     if (!kv->value || !*kv->value) {
-        seterr(err, errlen, "rename: empty new name for '%s'", kv->name ? kv->name : "");
+        md_seterr(err, errlen, "rename: empty new name for '%s'", kv->name ? kv->name : "");
         return MD_EINVAL;
     }
     path_t p;
@@ -197,18 +185,18 @@ static int add_rename(md_shape_t *s, bool select_mode, const md_kv_t *kv, char *
         inside = inside || s->rules[r].selected;
         unsigned c = child_find(s, r, p.seg[i]);
         if (!c && select_mode && !inside) {
-            seterr(err, errlen, "rename: '%s' is not selected", kv->name);
+            md_seterr(err, errlen, "rename: '%s' is not selected", kv->name);
             rc = MD_EINVAL;
         } else if (!c && !(c = child_add(s, r, p.seg[i], err, errlen))) {
             rc = MD_EINVAL;
         } else if (s->rules[c].denied) {
-            seterr(err, errlen, "rename: '%s' is denied", kv->name);
+            md_seterr(err, errlen, "rename: '%s' is denied", kv->name);
             rc = MD_EINVAL;
         }
         r = c;
     }
     if (rc == MD_OK && s->rules[r].newname) {
-        seterr(err, errlen, "rename: '%s' renamed twice", kv->name);
+        md_seterr(err, errlen, "rename: '%s' renamed twice", kv->name);
         rc = MD_EINVAL;
     }
     if (rc == MD_OK)
@@ -238,7 +226,7 @@ static int check_collisions(const md_shape_t *s, char *err, size_t errlen)
         for (unsigned b = s->rules[a].next; b; b = s->rules[b].next) {
             const char *nb = out_name(&s->rules[b], &lb);
             if (!s->rules[b].denied && la == lb && memcmp(na, nb, la) == 0) {
-                seterr(err, errlen, "rename: two fields would be emitted as '%.*s'", (int)la, na);
+                md_seterr(err, errlen, "rename: two fields would be emitted as '%.*s'", (int)la, na);
                 return MD_EINVAL;
             }
         }
@@ -292,20 +280,20 @@ static int compile_paths(md_shape_t *s, const md_shape_spec_t *spec, char *err, 
 md_shape_t *md_shape_compile(const md_shape_spec_t *spec, char *err, size_t errlen)
 {
     if (!spec) {
-        seterr(err, errlen, "shape: no spec");
+        md_seterr(err, errlen, "shape: no spec");
         return NULL;
     }
     if (spec->nselect && spec->ndeny) {
-        seterr(err, errlen, "shape: select and deny are exclusive");
+        md_seterr(err, errlen, "shape: select and deny are exclusive");
         return NULL;
     }
     if (spec->limit < -1) {
-        seterr(err, errlen, "shape: limit %ld is below -1", spec->limit);
+        md_seterr(err, errlen, "shape: limit %ld is below -1", spec->limit);
         return NULL;
     }
     if ((spec->nselect && !spec->select) || (spec->ndeny && !spec->deny) ||
         (spec->nrename && !spec->rename)) {
-        seterr(err, errlen, "shape: list count without list");
+        md_seterr(err, errlen, "shape: list count without list");
         return NULL;
     }
     md_shape_t *s = md_calloc(1, sizeof(*s));
@@ -604,7 +592,7 @@ static int shape_doc(ctx_t *c, uint32_t root, char *err, size_t errlen)
             if (c->tok[v].type != MD_JSON_OBJECT ||
                 (v = md_json_member(c->json, c->tok, v, c->s->from.seg[i].ptr,
                                     c->s->from.seg[i].len)) == MD_JSON_NONE) {
-                seterr(err, errlen, "from: '%s' not found", c->s->from.text);
+                md_seterr(err, errlen, "from: '%s' not found", c->s->from.text);
                 return MD_ENOTFOUND;
             }
         }
@@ -612,14 +600,14 @@ static int shape_doc(ctx_t *c, uint32_t root, char *err, size_t errlen)
     if (c->tok[v].type == MD_JSON_ARRAY) {
         shape_array(c, v);
     } else if (c->s->has_sort || c->s->limit >= 0) {
-        seterr(err, errlen, "shape: sort/limit need an array, the value is %s",
+        md_seterr(err, errlen, "shape: sort/limit need an array, the value is %s",
                c->tok[v].type == MD_JSON_OBJECT ? "an object" : "a scalar");
         return MD_EINVAL;
     } else {
         shape_element(c, v);
     }
     if (c->rc != MD_OK)
-        seterr(err, errlen, "shape: output larger than %zu bytes", c->out->max);
+        md_seterr(err, errlen, "shape: output larger than %zu bytes", c->out->max);
     return c->rc;
 }
 
@@ -636,7 +624,7 @@ int md_shape_apply(const md_shape_t *s, const char *json, size_t len, md_buf_t *
     if (rc == MD_OK && !s) {
         rc = md_buf_append(out, json, len);
         if (rc != MD_OK)
-            seterr(err, errlen, "shape: output larger than %zu bytes", out->max);
+            md_seterr(err, errlen, "shape: output larger than %zu bytes", out->max);
     } else if (rc == MD_OK) {
         ctx_t c = { .s = s, .json = json, .tok = t->v, .out = out, .rc = MD_OK };
         rc = shape_doc(&c, root, err, errlen);
