@@ -424,8 +424,19 @@ static int worker_init(md_worker_t *mw, void *app, void **data)
     w->gw = gw;
     w->loop = md_worker_loop(mw);
     w->upstreams = md_calloc(gw->cfg->nupstreams, sizeof(*w->upstreams));
-    for (size_t i = 0; i < gw->cfg->nupstreams; i++)
+    for (size_t i = 0; i < gw->cfg->nupstreams; i++) {
         w->upstreams[i] = md_upstream_new(w->loop, &gw->cfg->upstreams[i], gw->nworkers);
+        if (!w->upstreams[i]) {
+            fprintf(stderr, "medley: upstream '%s' cannot be used (invalid header or path bytes)\n",
+                    gw->cfg->upstreams[i].name);
+            /* A failed init gets no worker_fini: undo what was made. */
+            while (i-- > 0)
+                md_upstream_free(w->upstreams[i]);
+            md_free(w->upstreams);
+            md_free(w);
+            return MD_ERR;
+        }
+    }
     *data = w;
     return MD_OK;
 }
