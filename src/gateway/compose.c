@@ -95,15 +95,18 @@ static void respond_merged(gw_compose_t *c)
 {
     size_t n = c->ep->nbackends;
     md_fragment_t *frags = md_pool_alloc(c->req->pool, n * sizeof(*frags));
+    bool incomplete = false;
     for (size_t i = 0; i < n; i++) {
         frags[i].json = c->calls[i].kind ? NULL : c->calls[i].frag.data;
         frags[i].len = c->calls[i].frag.len;
+        incomplete |= c->calls[i].kind != NULL;
     }
     md_buf_t errs, names, body;
     md_buf_init(&errs, 64 * 1024);
     md_buf_init(&names, 4096);
     md_buf_init(&body, 0);
-    errors_json(c, &errs, &names);
+    if (incomplete)
+        errors_json(c, &errs, &names);
     const char *field = names.len ? c->ep->conf->errors_field : NULL;
     c->finished = true;
     if (md_merge_write(c->ep->merge, frags, field, errs.data, errs.len, &body) != MD_OK) {
