@@ -109,8 +109,6 @@ def make_news(rng):
     for n, idx in enumerate(order):
         aid = "news-%d" % (1001 + idx)
         title = words(rng, 4).capitalize()
-        if idx == 3:
-            title = 'The "open door" ' + title.lower()
         items.append({
             "id": aid,
             "title": title,
@@ -122,6 +120,9 @@ def make_news(rng):
             "body": sentence_text(rng, 840),
         })
     _assert_distinct(items, "published")
+    # The newest article is always selected: its title tests escaped quotes.
+    newest = max(items, key=lambda a: a["published"])
+    newest["title"] = 'Ask us anything: the "open door" week'
     return {"items": items}
 
 
@@ -143,6 +144,9 @@ def make_events(rng):
             "organizer": rng.pick(AUTHORS),
         })
     _assert_distinct(events, "starts")
+    # The first event is always selected: its location tests non-ASCII UTF-8.
+    first = min(events, key=lambda e: e["starts"])
+    first["location"] = "Zürich office, Café Kraków"
     return {"events": events}
 
 

@@ -12,6 +12,7 @@
 # group. It prints one table and the medley ratios, saves both under bench/results/,
 # and stops exactly the process groups it started, whatever way it ends.
 set -u -o pipefail
+export LC_ALL=C   # one decimal point for bash, awk and printf
 
 BENCH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(dirname "$BENCH")
@@ -179,14 +180,23 @@ STARTED=()              # names, in start order
 declare -A PGID=()
 WRK_PID=""              # the bounded wrk in flight, so a signal can end it at once
 
-# "pgid ticks" for every process: ticks = utime+stime+cutime+cstime. The comm field
-# may hold spaces and parentheses, so fields are counted after its last ')'.
-proc_table() {
-  awk '{ s = $0; sub(/^.*\) /, "", s); n = split(s, f, " ");
-         if (n >= 15) print f[3], f[12] + f[13] + f[14] + f[15] }' /proc/[0-9]*/stat 2>/dev/null
+# One line per live process, "pid (comm) state ppid pgrp ...". cat, not awk, opens
+# the files: processes come and go between the glob and the read, and mawk stops at
+# the first file it cannot open while cat goes on.
+proc_stats() { cat /proc/[0-9]*/stat 2>/dev/null; }
+
+# The fields after comm, which may hold spaces and parentheses: in awk, after
+#   s = $0; sub(/^.*\) /, "", s); split(s, f, " ")
+# f[1] is the state, f[3] the process group, f[12..15] utime stime cutime cstime.
+group_alive() {  # pgid: true while a process of the group is alive (zombies aside)
+  proc_stats | awk -v g="$1" '{ s = $0; sub(/^.*\) /, "", s); split(s, f, " ")
+                                 if (f[3] == g && f[1] != "Z") found = 1 }
+                               END { exit !found }'
 }
-group_alive() { proc_table | awk -v g="$1" '$1 == g { found = 1 } END { exit !found }'; }
-start_time() { awk '{ s = $0; sub(/^.*\) /, "", s); split(s, f, " "); print f[20] }' "/proc/$1/stat" 2>/dev/null; }
+stat_field() {  # pid field-number (counted after comm)
+  awk -v n="$2" '{ s = $0; sub(/^.*\) /, "", s); split(s, f, " "); print f[n] }' "/proc/$1/stat" 2>/dev/null
+}
+start_time() { stat_field "$1" 20; }
 
 stop_group() {  # name pgid
   local i
@@ -196,6 +206,8 @@ stop_group() {  # name pgid
   echo "   $1 (process group $2) still there 5 s after SIGTERM: SIGKILL" >&2
   kill -KILL -- "-$2" 2>/dev/null
   for ((i = 0; i < 20; i++)); do group_alive "$2" || return 0; sleep 0.1; done
+  echo "!! $1 (process group $2) survived SIGKILL" >&2
+  return 1
 }
 
 cleanup() {
@@ -207,8 +219,8 @@ cleanup() {
     say "stopping the ${#STARTED[@]} process group(s) this run started"
     for ((i = ${#STARTED[@]} - 1; i >= 0; i--)); do
       name=${STARTED[i]}
-      stop_group "$name" "${PGID[$name]}"
-      wait "${PGID[$name]}" 2>/dev/null
+      # Reap the leader (our child) only once it is gone: wait would block otherwise.
+      stop_group "$name" "${PGID[$name]}" && wait "${PGID[$name]}" 2>/dev/null
       rm -f "$RUN/pids/$name.pid"
     done
   fi
@@ -243,14 +255,13 @@ start_group() {  # name command...: the command leads a new session and process 
   PGID[$name]=$pid
   STARTED+=("$name")
   for ((i = 0; i < 20; i++)); do
-    pg=$(proc_table_of "$pid")
+    pg=$(stat_field "$pid" 3)
     [ "$pg" = "$pid" ] && break
     sleep 0.05
   done
   [ "$pg" = "$pid" ] || die "$name: pid $pid did not become a process group leader (pgid '$pg')"
   echo "$pid $(start_time "$pid")" >"$RUN/pids/$name.pid"
 }
-proc_table_of() { awk '{ s = $0; sub(/^.*\) /, "", s); split(s, f, " "); print f[3] }' "/proc/$1/stat" 2>/dev/null; }
 
 # ------------------------------------------------------------------ servers
 port_in_use() { timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null; }
@@ -379,13 +390,13 @@ run_bounded() {
 # steal: a noisy neighbour is noise too), this script's reaped children (wrk, under
 # timeout), and the summed CPU of the peer's and the backends' process groups.
 cpu_snapshot() {  # peer_pgid upstreams_pgid
-  awk -v me="$$" -v p="$1" -v u="$2" '
-    FILENAME == "/proc/stat" { if ($1 == "cpu") busy = $2 + $3 + $4 + $7 + $8 + $9; next }
+  { head -n 1 /proc/stat; proc_stats; } | awk -v me="$$" -v p="$1" -v u="$2" '
+    $1 == "cpu" { busy = $2 + $3 + $4 + $7 + $8 + $9; next }
     { s = $0; sub(/^.*\) /, "", s); if (split(s, f, " ") < 15) next
       t = f[12] + f[13] + f[14] + f[15]
       if (f[3] == p) P += t; else if (f[3] == u) U += t
-      if (FILENAME == "/proc/" me "/stat") K = f[14] + f[15] }
-    END { printf "%d %d %d %d\n", busy, K, P, U }' /proc/stat /proc/[0-9]*/stat 2>/dev/null
+      if ($1 == me) K = f[14] + f[15] }
+    END { printf "%d %d %d %d\n", busy, K, P, U }'
 }
 
 path_of() {  # name kind
@@ -430,9 +441,9 @@ bench_one() {  # name kind
       printf "%s|%.0f|%.2f|%.2f|%d|%d|%s|%.0f|%.0f|%.0f%s|%s\n", head, rps,
         w["p50_us"] / 1000, w["p99_us"] / 1000, w["status_4xx5xx"],
         w["connect"] + w["read"] + w["write"] + w["timeout"],
-        direct ? "-" : sprintf("%.0f", gw * pct), up * pct, kids * pct, other,
-        other > noise ? "*" : "",
-        direct || w["requests"] == 0 ? "-" : sprintf("%.0f", gw / hz * 1e6 / w["requests"])
+        (direct ? "-" : sprintf("%.0f", gw * pct)), up * pct, kids * pct, other,
+        (other > noise ? "*" : ""),
+        ((direct || w["requests"] == 0) ? "-" : sprintf("%.0f", gw / hz * 1e6 / w["requests"]))
     }')
   ROW[$name/$kind]=$row
   IFS="|" read -r _ _ _ "RPS[$name/$kind]" "P50[$name/$kind]" "P99[$name/$kind]" _ _ _ _ _ other _ <<<"$row"
@@ -440,6 +451,19 @@ bench_one() {  # name kind
   echo "${RPS[$name/$kind]} req/s, p50 ${P50[$name/$kind]} ms, p99 ${P99[$name/$kind]} ms"
 }
 
+# Busy time of a machine where everything of ours sits idle: anything well above a
+# few % is someone else's work, and it will show up in other% too.
+idle_busy_pct() {
+  local a b t0 t1
+  a=$(cpu_snapshot none none); t0=$EPOCHREALTIME
+  sleep 1
+  t1=$EPOCHREALTIME; b=$(cpu_snapshot none none)
+  awk -v a="$a" -v b="$b" -v hz="$CLK_TCK" -v w="$t1 - $t0" 'BEGIN { split(a, x, " "); split(b, y, " ")
+    split(w, s, " - "); printf "%.0f", 100 * (y[1] - x[1]) / hz / (s[1] - s[2]) }'
+}
+IDLE_PCT=$(idle_busy_pct)
+say "before the load, with every server idle, the machine was ${IDLE_PCT}% busy (100 = one core)"
+[ "$IDLE_PCT" -le "$NOISE_PCT" ] || echo "!! something else is using the CPUs: expect noisy rows (other%)"
 say "load: one peer and endpoint at a time, the others idle"
 for kind in raw home; do
   for p in "${SELECTED[@]}"; do
@@ -460,7 +484,8 @@ versions() {
   lua=$(dpkg-query -W -f='${Version}' libnginx-mod-http-lua 2>/dev/null)
   cjson=$(dpkg-query -W -f='${Version}' lua-cjson 2>/dev/null)
   echo "cpu: $(nproc) x $(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -n 1), kernel $(uname -r)"
-  echo "software: ${medley_v:-medley ?} ($(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')), $(nginx -v 2>&1 | sed 's/^nginx version: //'), lua module ${lua:--}, lua-cjson ${cjson:--},"
+  echo "medley: ${medley_v:-?}, binary ${MEDLEY_BIN#"$ROOT"/}, source tree at $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"
+  echo "others: $(nginx -v 2>&1 | sed 's/^nginx version: //'), lua module ${lua:--}, lua-cjson ${cjson:--},"
   echo "          node $(command -v node >/dev/null && node --version || echo -), fastify $fastify, undici $undici, $(wrk -v 2>&1 | head -n 1 | awk '{ print $1, $2 }')"
 }
 
@@ -483,7 +508,7 @@ ratio_line() {  # label numerator_key denominator_key target(or "")
   awk -v l="$1" -v n="$num" -v d="$den" -v t="$4" -v bad="$(ratio_caveat "$2" "$3")" 'BEGIN {
     r = n / d
     printf "  %-42s %5.2fx  (%s / %s req/s)", l, r, n, d
-    if (t != "") printf "  target >= %.1fx: %s", t, r >= t ? "met" : "NOT met"
+    if (t != "") printf "  target >= %.1fx: %s", t, (r >= t ? "met" : "NOT met")
     printf "%s\n", bad }'
 }
 ratio_caveat() {
@@ -505,7 +530,7 @@ print_ratios() {
   if [ "$DELAY_MS" -gt 0 ] && [ -n "${P50[medley/home]:-}" ] && [ "${P50[medley/home]}" != - ]; then
     awk -v d="$DELAY_MS" -v p50="${P50[medley/home]}" -v p99="${P99[medley/home]}" 'BEGIN {
       printf "  %-42s p50 %.2f ms, p99 %.2f ms", "medley /home latency at delay " d " ms", p50, p99
-      if (d == 20) printf "  targets p50 <= 22: %s, p99 <= 26: %s", p50 <= 22 ? "met" : "NOT met", p99 <= 26 ? "met" : "NOT met"
+      if (d == 20) printf "  targets p50 <= 22: %s, p99 <= 26: %s", (p50 <= 22 ? "met" : "NOT met"), (p99 <= 26 ? "met" : "NOT met")
       printf "\n" }'
   fi
 }
@@ -515,6 +540,7 @@ OUT=$RESULTS/delay${DELAY_MS}-$STAMP.txt
 {
   echo "medley home-feed benchmark $STAMP: backend delay ${DELAY_MS} ms, wrk -t1 -c$CONNS -d${DURATION}s (${WARMUP}s warm-up)"
   versions
+  echo "machine busy before the load (all servers idle): ${IDLE_PCT}% of a core"
   echo
   print_table
   echo

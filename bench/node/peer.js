@@ -17,13 +17,16 @@ const TOP = 5;
 const TIMEOUT_MS = 2000;
 
 if (cluster.isPrimary) {
+  let stopping = false;
   for (let i = 0; i < WORKERS; i++) cluster.fork();
   // A worker that dies takes the benchmark with it: make that visible, don't respawn.
   cluster.on('exit', (w, code, signal) => {
+    if (stopping) return;
     console.error(`worker ${w.process.pid} exited (${signal || code})`);
     process.exitCode = 1;
   });
   const stop = () => {
+    stopping = true;
     for (const w of Object.values(cluster.workers)) w.kill('SIGTERM');
   };
   process.on('SIGTERM', stop);
