@@ -50,7 +50,7 @@ die() { echo "run.sh: $*" >&2; exit 1; }
 say() { echo "== $*"; }
 
 usage() {
-  sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
   cat <<EOF
 
 Options:
@@ -98,12 +98,6 @@ if [ -n "$ONLY" ]; then
 else
   SELECTED=("${PEERS[@]}")
 fi
-if [ "$NO_NODE" = 1 ]; then
-  kept=()
-  for p in "${SELECTED[@]}"; do [ "$p" = node-fastify ] || kept+=("$p"); done
-  SELECTED=("${kept[@]}")
-fi
-[ ${#SELECTED[@]} -gt 0 ] || die "no peer selected"
 selected() { [[ " ${SELECTED[*]} " == *" $1 "* ]]; }
 
 # ------------------------------------------------------------------ prerequisites
@@ -116,13 +110,17 @@ apt_candidate_major() {
 
 install_missing() {
   local missing=() p
+  # Not Debian: nothing to install from here; the tool checks below say what is missing.
+  command -v dpkg-query >/dev/null || return 0
   for p in nginx libnginx-mod-http-lua lua-cjson wrk python3; do
     pkg_installed "$p" || missing+=("$p")
   done
   if selected node-fastify && ! command -v node >/dev/null; then
     if [ "$(id -u)" = 0 ]; then
       timeout 600 apt-get update -qq >/dev/null 2>&1
-      if [ "$(apt_candidate_major nodejs)" -ge 20 ]; then
+      local major
+      major=$(apt_candidate_major nodejs)
+      if [ "${major:-0}" -ge 20 ]; then
         missing+=(nodejs npm)
       else
         echo "!! node is missing and apt offers no nodejs >= 20 (undici 7 needs 20.18+): node-fastify left out" >&2
@@ -146,8 +144,20 @@ node_modules_ready() {
   [ -f "$stamp" ] && [ ! "$BENCH/node/package-lock.json" -nt "$stamp" ]
 }
 
+leave_out_node() {
+  local kept=() p
+  for p in "${SELECTED[@]}"; do [ "$p" = node-fastify ] || kept+=("$p"); done
+  SELECTED=("${kept[@]}")
+  NO_NODE=1
+}
+
 prepare_node() {
   selected node-fastify && [ "$NO_NODE" = 0 ] || return 0
+  if [ "$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)" -lt 20 ]; then
+    echo "!! node $(node --version 2>/dev/null) is older than 20 (undici 7 needs 20.18+): node-fastify left out" >&2
+    leave_out_node
+    return 0
+  fi
   node_modules_ready && return 0
   command -v npm >/dev/null || die "npm is missing: install it (Debian: apt-get install npm), or use --no-node"
   say "npm ci in bench/node (fastify + undici, pinned by package-lock.json)"
@@ -156,12 +166,9 @@ prepare_node() {
 }
 
 install_missing
-if [ "$NO_NODE" = 1 ] && selected node-fastify; then
-  kept=()
-  for p in "${SELECTED[@]}"; do [ "$p" = node-fastify ] || kept+=("$p"); done
-  SELECTED=("${kept[@]}")
-fi
+[ "$NO_NODE" = 1 ] && leave_out_node
 prepare_node
+[ ${#SELECTED[@]} -gt 0 ] || die "no peer left to run"
 for tool in nginx wrk python3 timeout setsid awk; do
   command -v "$tool" >/dev/null || die "$tool is missing"
 done
@@ -182,8 +189,9 @@ WRK_PID=""              # the bounded wrk in flight, so a signal can end it at o
 
 # One line per live process, "pid (comm) state ppid pgrp ...". cat, not awk, opens
 # the files: processes come and go between the glob and the read, and mawk stops at
-# the first file it cannot open while cat goes on.
-proc_stats() { cat /proc/[0-9]*/stat 2>/dev/null; }
+# the first file it cannot open while cat goes on. cat then exits 1, which must not
+# fail the pipeline (pipefail).
+proc_stats() { cat /proc/[0-9]*/stat 2>/dev/null || true; }
 
 # The fields after comm, which may hold spaces and parentheses: in awk, after
 #   s = $0; sub(/^.*\) /, "", s); split(s, f, " ")
@@ -441,9 +449,9 @@ bench_one() {  # name kind
       printf "%s|%.0f|%.2f|%.2f|%d|%d|%s|%.0f|%.0f|%.0f%s|%s\n", head, rps,
         w["p50_us"] / 1000, w["p99_us"] / 1000, w["status_4xx5xx"],
         w["connect"] + w["read"] + w["write"] + w["timeout"],
-        (direct ? "-" : sprintf("%.0f", gw * pct)), up * pct, kids * pct, other,
+        ((direct || gw < 0) ? "-" : sprintf("%.0f", gw * pct)), up * pct, kids * pct, other,
         (other > noise ? "*" : ""),
-        ((direct || w["requests"] == 0) ? "-" : sprintf("%.0f", gw / hz * 1e6 / w["requests"]))
+        ((direct || gw < 0 || w["requests"] == 0) ? "-" : sprintf("%.0f", gw / hz * 1e6 / w["requests"]))
     }')
   ROW[$name/$kind]=$row
   IFS="|" read -r _ _ _ "RPS[$name/$kind]" "P50[$name/$kind]" "P99[$name/$kind]" _ _ _ _ _ other _ <<<"$row"
@@ -468,8 +476,14 @@ say "load: one peer and endpoint at a time, the others idle"
 for kind in raw home; do
   for p in "${SELECTED[@]}"; do
     [[ " ${KINDS[$p]} " == *" $kind "* ]] || continue
-    [ "${CHECK[$p]}" = FAIL ] && ! group_alive "${PGID[$p]:-none}" && [ "$p" != direct ] && continue
+    [ "$p" != direct ] && ! group_alive "${PGID[$p]:-none}" && continue   # never started, or died
     bench_one "$p" "$kind"
+    if [ "$p" != direct ] && [ "${CHECK[$p]}" != DIED ] && ! group_alive "${PGID[$p]}"; then
+      echo "!! $p died under load; last lines of bench/run/$p.log:" >&2
+      tail -n 15 "$RUN/$p.log" >&2
+      CHECK[$p]=DIED; FAILED=1
+      ROW[$p/$kind]=$(awk -F'|' -v OFS='|' '{ $3 = "DIED"; print }' <<<"${ROW[$p/$kind]}")
+    fi
   done
 done
 
@@ -514,7 +528,7 @@ ratio_line() {  # label numerator_key denominator_key target(or "")
 ratio_caveat() {
   local k out=""
   for k in "$1" "$2"; do
-    [ "${CHECK[${k%/*}]:-}" = FAIL ] && out="$out; ${k%/*} FAILED its checks"
+    [ "${CHECK[${k%/*}]:-ok}" != ok ] && out="$out; ${k%/*} ${CHECK[${k%/*}]}"
     [ -n "${NOISY[$k]:-}" ] && out="$out; ${k%/*} row noisy"
   done
   echo "$out"
@@ -549,7 +563,7 @@ OUT=$RESULTS/delay${DELAY_MS}-$STAMP.txt
     echo "rows marked * had more than ${NOISE_PCT}% of a core busy outside the peer, the backends and wrk:"
     echo "something else ran meanwhile; run again before trusting them"
   fi
-  [ "$FAILED" = 0 ] || echo "some peers FAILED their checks (column check): their figures do not count"
+  [ "$FAILED" = 0 ] || echo "some peers FAILED their checks or DIED under load (column check): their figures do not count"
 } >"$OUT"
 echo
 cat "$OUT"
