@@ -3,7 +3,7 @@
  * head (a ~300-byte wrk/browser-like GET), per response head, and chunked
  * decoding throughput, best of 7 rounds. Not a unit test (the Makefile only builds test_*.c).
  *
- *   cc -std=c11 -D_GNU_SOURCE -O2 -Isrc tests/unit/http/bench_parser.c \
+ *   cc -std=c11 -D_GNU_SOURCE -O2 -Isrc bench/micro/bench_parser.c \
  *      src/http/parser.c src/core/common.c -o /tmp/bench_parser && /tmp/bench_parser
  */
 #include "http/parser.h"
