@@ -8,6 +8,8 @@
 #   make asan     sanitizer build in build-asan/
 #   make fuzz     libFuzzer drivers in build-fuzz/ (clang)
 #   make bench    side-by-side benchmark (bench/README.md)
+#   make test-npm the independent connector validators (swagger-parser,
+#                 spectral) on the home-feed example's exported connector
 
 CC      ?= cc
 BUILD   ?= build
@@ -32,7 +34,7 @@ SUMMARY := build/test-summary.txt
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 CFLAGS  += -DMD_VERSION='"$(VERSION)"'
 
-.PHONY: all deps demo test unit integration asan test-asan test-valgrind fuzz fuzz-corpus bench clean format
+.PHONY: all deps npm-deps demo test test-npm unit integration asan test-asan test-valgrind fuzz fuzz-corpus bench clean format
 
 all: $(BIN)
 
@@ -55,6 +57,28 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB) tests/unit/testutil.h
 deps:
 	@scripts/install-deps.sh
 
+# The connector validators of tests/npm, installed exactly as the lockfile
+# says, and again only when package.json or the lockfile is newer than
+# what node_modules holds (npm ci writes node_modules/.package-lock.json).
+NPM_DIR   := tests/npm
+NPM_STAMP := $(NPM_DIR)/node_modules/.package-lock.json
+
+$(NPM_STAMP): $(NPM_DIR)/package.json $(NPM_DIR)/package-lock.json
+	cd $(NPM_DIR) && npm ci --no-audit --no-fund
+	@touch $@
+
+npm-deps: $(NPM_STAMP)
+
+# Exports the home-feed connector (tests/npm/home-feed.yaml), then checks
+# the package with medley's own lint and with the independent validators
+# (swagger-parser, spectral + the Power Platform ruleset, package checks).
+NPM_PKG := $(BUILD)/connector/home-feed
+test-npm: $(BIN) npm-deps
+	rm -rf $(NPM_PKG) && mkdir -p $(dir $(NPM_PKG))
+	$(BIN) connector export -c $(NPM_DIR)/home-feed.yaml --out $(NPM_PKG)
+	$(BIN) connector lint $(NPM_PKG)
+	node $(NPM_DIR)/validate.js $(NPM_PKG)
+
 demo: deps
 	$(MAKE) all
 	$(BIN) demo $(if $(PORT),--port $(PORT),)
@@ -62,12 +86,12 @@ demo: deps
 unit: $(UNIT_BIN)
 	@scripts/run-unit.sh $(UNIT_BIN)
 
-integration: $(BIN)
+integration: $(BIN) npm-deps
 	@python3 tests/integration/run.py --binary $(BIN)
 
 # The whole suite once normally, once under AddressSanitizer + UBSan.
 # Closing line "total: N passed, N failed" sums unit + integration, normal and ASan/UBSan.
-test: deps
+test: deps npm-deps
 	@rm -f $(SUMMARY); mkdir -p build
 	$(MAKE) all
 	MD_TEST_SUMMARY=$(CURDIR)/$(SUMMARY) $(MAKE) unit

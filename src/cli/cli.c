@@ -1,5 +1,6 @@
 /*
- * cli.c - the command line: `run`, `check`, `demo`, `--version`, `--help`.
+ * cli.c - the command line: `run`, `check`, `demo`, `--version`, `--help`
+ * (`connector` is in connector.c).
  *
  * `run` and `demo` share serve(): compile the gateway, bind the server,
  * block the shutdown signals in every thread and leave them to one signal
@@ -14,6 +15,8 @@
 #include "demo/mock.h"
 #include "gateway/gateway.h"
 #include "http/server.h"
+#include "telemetry/admin.h"
+#include "telemetry/telemetry.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -35,6 +38,7 @@ typedef struct opts {
     const char *config;
     int port;     /* -1 = from config */
     int workers;  /* 0 = from config */
+    int admin_port; /* -1 = from config */
 } opts_t;
 
 static void usage(FILE *f)
@@ -42,10 +46,15 @@ static void usage(FILE *f)
     fprintf(f,
             "medley %s - composite API endpoints from one YAML file\n\n"
             "usage:\n"
-            "  medley run -c FILE [--port N] [--workers N]   serve the endpoints in FILE\n"
+            "  medley run -c FILE [--port N] [--workers N] [--admin-port N]\n"
+            "                                                serve the endpoints in FILE\n"
             "  medley check -c FILE                          validate FILE (errors as FILE:LINE:COL)\n"
-            "  medley demo [--port N]                        built-in demo with mock backends (port 8080)\n"
+            "  medley demo [--port N] [--admin-port N]       built-in demo with mock backends (port 8080)\n"
+            "  medley connector export -c FILE --out DIR [--sample] [--force]\n"
+            "                                                Power Platform connector package for FILE\n"
+            "  medley connector lint DIR                     check a connector package offline\n"
             "  medley --version | --help\n\n"
+            "Admin: /metrics, /healthz, /readyz on 127.0.0.1:9090 (admin.listen; --admin-port N, 0 = any).\n"
             "Signals: SIGTERM/SIGINT drain in-flight requests, then exit 0.\n"
             "Docs: README.md, docs/config.md\n",
             MD_VERSION);
@@ -67,6 +76,7 @@ static int parse_opts(int argc, char **argv, opts_t *o)
     o->config = NULL;
     o->port = -1;
     o->workers = 0;
+    o->admin_port = -1;
     for (int i = 2; i < argc; i += 2) { /* every option takes a value */
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -75,6 +85,9 @@ static int parse_opts(int argc, char **argv, opts_t *o)
         } else if (!strcmp(a, "--port") && v) {
             if (parse_int(v, 0, 65535, &o->port) != MD_OK)
                 return fprintf(stderr, "medley: --port must be 0..65535\n"), MD_EINVAL;
+        } else if (!strcmp(a, "--admin-port") && v) {
+            if (parse_int(v, 0, 65535, &o->admin_port) != MD_OK)
+                return fprintf(stderr, "medley: --admin-port must be 0..65535\n"), MD_EINVAL;
         } else if (!strcmp(a, "--workers") && v) {
             if (parse_int(v, 1, 256, &o->workers) != MD_OK)
                 return fprintf(stderr, "medley: --workers must be 1..256\n"), MD_EINVAL;
@@ -118,15 +131,68 @@ static int resolve_workers(const md_config_t *cfg)
     return n > 0 ? (int)MD_MIN(n, 256) : 1;
 }
 
+/* Binds the admin listener (telemetry/admin.h) before the main server.
+ * Failing to bind the default address only warns (Prometheus itself
+ * defaults to 9090); an address the user chose must work. */
+static int open_admin(const md_config_t *cfg, md_telemetry_t *tm, md_admin_t **out)
+{
+    const md_telemetry_conf_t *t = &cfg->telemetry;
+    char err[256];
+    *out = NULL;
+    if (!t->admin_on)
+        return MD_OK;
+    *out = md_admin_new(t->admin_host, t->admin_port, tm, err, sizeof(err));
+    if (!*out && t->admin_set) {
+        fprintf(stderr, "medley: admin %s\n", err);
+        return MD_ERR;
+    }
+    if (!*out)
+        fprintf(stderr, "medley: admin listener not started (%s); set admin.listen or --admin-port\n", err);
+    return MD_OK;
+}
+
+/* Starts the admin listener's thread before the main server serves. */
+static int start_admin(const md_config_t *cfg, md_admin_t *a, md_server_t *srv)
+{
+    if (!a)
+        return MD_OK;
+    if (md_admin_start(a, srv) != MD_OK)
+        return MD_ERR;
+    const char *host = cfg->telemetry.admin_host;
+    bool v6 = strchr(host, ':') != NULL;
+    fprintf(stderr, "medley: admin on http://%s%s%s:%u (/metrics, /healthz, /readyz)\n", v6 ? "[" : "", host,
+            v6 ? "]" : "", md_admin_port(a));
+    return MD_OK;
+}
+
+static void apply_overrides(md_config_t *cfg, const opts_t *o)
+{
+    if (o->port >= 0)
+        cfg->listen_port = (uint16_t)o->port;
+    if (o->workers > 0)
+        cfg->workers = o->workers;
+    if (o->admin_port >= 0) {
+        cfg->telemetry.admin_on = true;
+        cfg->telemetry.admin_set = true;
+        cfg->telemetry.admin_port = (uint16_t)o->admin_port;
+    }
+}
+
+/* Frees what serve() made, in the reverse order (NULLs are ignored). */
+static void teardown(md_admin_t *admin, md_server_t *srv, md_gateway_t *gw, md_telemetry_t *tm)
+{
+    md_admin_free(admin); /* stops after the main server: /readyz reported the drain */
+    md_server_free(srv);
+    md_gateway_free(gw);
+    md_telemetry_free(tm); /* writes out the access log */
+}
+
 /* Compiles, binds and serves cfg until a shutdown signal has drained it. */
 static int serve(md_config_t *cfg, const opts_t *o, void (*banner)(uint16_t port, void *arg), void *arg)
 {
     md_diag_t diag = { 0 };
     char err[256];
-    if (o->port >= 0)
-        cfg->listen_port = (uint16_t)o->port;
-    if (o->workers > 0)
-        cfg->workers = o->workers;
+    apply_overrides(cfg, o);
     int nworkers = resolve_workers(cfg);
     md_gateway_t *gw = md_gateway_new(cfg, nworkers, &diag);
     if (!gw) {
@@ -138,15 +204,31 @@ static int serve(md_config_t *cfg, const opts_t *o, void (*banner)(uint16_t port
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIG_QUIT_THREAD);
-    pthread_sigmask(SIG_BLOCK, &set, NULL); /* inherited by every thread */
+    pthread_sigmask(SIG_BLOCK, &set, NULL); /* inherited by every thread, the log writer's too */
     signal(SIGPIPE, SIG_IGN);
+    md_telemetry_t *tm = md_telemetry_new(cfg, nworkers, err, sizeof(err));
+    if (!tm) {
+        fprintf(stderr, "medley: %s\n", err);
+        teardown(NULL, NULL, gw, NULL);
+        return 1;
+    }
+    md_gateway_set_telemetry(gw, tm);
+    md_admin_t *admin = NULL;
+    if (open_admin(cfg, tm, &admin) != MD_OK) {
+        teardown(NULL, NULL, gw, tm);
+        return 1;
+    }
     md_server_hooks_t hooks;
     md_gateway_hooks(gw, &hooks);
     md_server_t *srv = md_server_new(cfg->listen_host, cfg->listen_port, nworkers, &cfg->limits, &hooks, err,
                                      sizeof(err));
     if (!srv) {
         fprintf(stderr, "medley: %s\n", err);
-        md_gateway_free(gw);
+        teardown(admin, NULL, gw, tm);
+        return 1;
+    }
+    if (start_admin(cfg, admin, srv) != MD_OK) {
+        teardown(admin, srv, gw, tm);
         return 1;
     }
     pthread_t sig;
@@ -158,8 +240,7 @@ static int serve(md_config_t *cfg, const opts_t *o, void (*banner)(uint16_t port
     md_server_run(srv);
     pthread_kill(sig, SIG_QUIT_THREAD);
     pthread_join(sig, NULL);
-    md_server_free(srv);
-    md_gateway_free(gw);
+    teardown(admin, srv, gw, tm);
     fprintf(stderr, "medley: stopped\n");
     return 0;
 }
@@ -259,6 +340,8 @@ int md_cli_main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
+    if (!strcmp(cmd, "connector"))
+        return md_cli_connector(argc, argv);
     opts_t o;
     if (strcmp(cmd, "run") && strcmp(cmd, "check") && strcmp(cmd, "demo")) {
         fprintf(stderr, "medley: unknown command '%s'\n\n", cmd);

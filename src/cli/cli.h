@@ -1,10 +1,14 @@
 /*
- * cli.h - the command line: run, check, demo, --version, --help.
+ * cli.h - the command line: run, check, demo, connector, --version, --help.
  */
 #ifndef MD_CLI_H
 #define MD_CLI_H
 
 /* Runs the command named in argv and returns the process exit code. */
 int md_cli_main(int argc, char **argv);
+
+/* `medley connector export|lint ...` (connector.c): argv[1] is
+ * "connector". Returns the exit code: 0, 1 on an error, 2 on misuse. */
+int md_cli_connector(int argc, char **argv);
 
 #endif

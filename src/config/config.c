@@ -74,6 +74,32 @@ static void free_backend(md_backend_conf_t *b)
     md_free(b->as);
 }
 
+static void free_response(md_response_conf_t *r)
+{
+    md_free(r->description);
+    for (size_t i = 0; r->schema && i < r->nschema; i++) {
+        md_free(r->schema[i].path);
+        md_free(r->schema[i].title);
+        md_free(r->schema[i].description);
+        md_free(r->schema[i].format);
+    }
+    md_free(r->schema);
+}
+
+static void free_connector(md_connector_conf_t *k)
+{
+    md_free(k->title);
+    md_free(k->description);
+    md_free(k->version);
+    md_free(k->contact_name);
+    md_free(k->contact_url);
+    md_free(k->contact_email);
+    md_free(k->website);
+    md_free(k->privacy_policy);
+    free_strings(k->categories, k->ncategories);
+    md_free(k->brand_color);
+}
+
 static void free_endpoint(md_endpoint_conf_t *e)
 {
     md_free(e->path);
@@ -87,8 +113,10 @@ static void free_endpoint(md_endpoint_conf_t *e)
         md_free(e->params[i].pattern);
         md_free(e->params[i].default_value);
         md_free(e->params[i].description);
+        md_free(e->params[i].example);
     }
     md_free(e->params);
+    free_response(&e->response);
     for (size_t i = 0; e->backends && i < e->nbackends; i++)
         free_backend(&e->backends[i]);
     md_free(e->backends);
@@ -115,6 +143,12 @@ void md_config_free(md_config_t *cfg)
         free_endpoint(&cfg->endpoints[i]);
     md_free(cfg->endpoints);
     md_free(cfg->listen_host);
+    md_free(cfg->telemetry.admin_host);
+    md_free(cfg->telemetry.log_path);
+    md_free(cfg->public_url);
+    md_free(cfg->public_host);
+    md_free(cfg->public_base_path);
+    free_connector(&cfg->connector);
     md_free(cfg->file);
     md_free(cfg);
 }
@@ -185,10 +219,8 @@ static bool split_host_port(const char *s, const char **host, size_t *hlen, cons
     return (*hlen == 0 || is_host_name(s, *hlen)) && (!colon || !strchr(colon + 1, ':'));
 }
 
-/* listen: "host:port", "[::1]:port", ":port" or a bare port. */
-static int parse_listen(md_cfg_ctx_t *c, const md_cfg_node_t *n)
+int md_cfg_listen_addr(md_cfg_ctx_t *c, const md_cfg_node_t *n, char **host_out, uint16_t *port_out)
 {
-    md_config_t *cfg = c->cfg;
     const char *host = "", *port = NULL;
     size_t hlen = 0;
     bool v6 = false, ok = n->kind == MD_CFG_SCALAR;
@@ -196,14 +228,20 @@ static int parse_listen(md_cfg_ctx_t *c, const md_cfg_node_t *n)
         port = n->str;
     else if (ok)
         ok = split_host_port(n->str, &host, &hlen, &port, &v6);
-    if (!ok || !port || !parse_port(port, &cfg->listen_port, true))
-        return md_cfg_fail(c, n->line, n->col, "'listen' must be host:port with a port 0-65535 (0: any free port), like 0.0.0.0:8080 "
-                                               "or [::1]:8080");
+    if (!ok || !port || !parse_port(port, port_out, true))
+        return md_cfg_fail(c, n->line, n->col, "'%s' must be host:port with a port 0-65535 (0: any free port), like 0.0.0.0:8080 "
+                                               "or [::1]:8080", n->key ? n->key : "listen");
     if (hlen) {
-        md_free(cfg->listen_host);
-        cfg->listen_host = md_strndup(host, hlen);
+        md_free(*host_out);
+        *host_out = md_strndup(host, hlen);
     }
     return MD_OK;
+}
+
+/* listen: "host:port", "[::1]:port", ":port" or a bare port. */
+static int parse_listen(md_cfg_ctx_t *c, const md_cfg_node_t *n)
+{
+    return md_cfg_listen_addr(c, n, &c->cfg->listen_host, &c->cfg->listen_port);
 }
 
 static int parse_workers(md_cfg_ctx_t *c, const md_cfg_node_t *n)
@@ -427,6 +465,7 @@ static void set_defaults(md_config_t *cfg)
     cfg->listen_host = md_strdup("0.0.0.0");
     cfg->listen_port = 8080;
     cfg->workers = 0;
+    md_cfg_telemetry_defaults(cfg);
     cfg->limits = (md_limits_t){
         .max_header_bytes = 16 * 1024,
         .max_headers = 64,
@@ -443,7 +482,8 @@ static void set_defaults(md_config_t *cfg)
 
 static int parse_top(md_cfg_ctx_t *c, const md_cfg_node_t *root)
 {
-    static const char *const keys[] = { "listen", "workers", "limits", "upstreams", "endpoints", NULL };
+    static const char *const keys[] = { "listen", "workers", "limits", "upstreams", "endpoints", "public_url",
+                                        "connector", "admin", "access_log", "server_timing", NULL };
     if (!root || (root->kind == MD_CFG_SCALAR && root->null))
         return md_cfg_fail(c, 1, 1, "the configuration is empty (expected listen, upstreams, endpoints)");
     if (root->kind != MD_CFG_MAP)
@@ -465,6 +505,12 @@ static int parse_top(md_cfg_ctx_t *c, const md_cfg_node_t *root)
             rc = parse_limits(c, n);
         else if (strcmp(n->key, "upstreams") == 0)
             rc = parse_upstreams(c, n);
+        else if (strcmp(n->key, "public_url") == 0)
+            rc = md_cfg_public_url(c, n);
+        else if (strcmp(n->key, "connector") == 0)
+            rc = md_cfg_connector(c, n);
+        else if (md_cfg_is_telemetry_key(n->key))
+            rc = md_cfg_telemetry(c, n);
         if (rc != MD_OK)
             return rc;
     }

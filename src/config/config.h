@@ -10,6 +10,10 @@
  * md_config_free(). Modules compile what they need from it at startup
  * (templates, shapes, routes); nothing here is touched per request.
  *
+ * The connector fields (public_url, connector, params' visibility and
+ * example, endpoints' response) only feed the Power Platform export
+ * (src/connector/) and GET /openapi.json; serving ignores them.
+ *
  * Durations are milliseconds, sizes bytes. In YAML, durations are written
  * "250ms", "2s", "1m" (bare integers are milliseconds) and sizes "512",
  * "64k", "1m" / "64KiB", "1MiB".
@@ -61,6 +65,10 @@ typedef struct md_upstream_conf {
 typedef enum { MD_PARAM_STRING, MD_PARAM_INTEGER, MD_PARAM_NUMBER, MD_PARAM_BOOLEAN } md_param_type_t;
 typedef enum { MD_PARAM_IN_QUERY, MD_PARAM_IN_PATH, MD_PARAM_IN_HEADER } md_param_in_t;
 
+/* How a connector shows a parameter to makers (x-ms-visibility). DEFAULT
+ * lets the exporter decide: important when required, advanced otherwise. */
+typedef enum { MD_VIS_DEFAULT, MD_VIS_IMPORTANT, MD_VIS_ADVANCED, MD_VIS_INTERNAL } md_param_visibility_t;
+
 typedef struct md_param_conf {
     char *name;
     md_param_in_t in;
@@ -70,6 +78,8 @@ typedef struct md_param_conf {
     char *default_value;        /* used when absent and not required; NULL if none */
     char *description;          /* NULL if none */
     size_t max_length;          /* default 256 */
+    md_param_visibility_t visibility; /* connector export only */
+    char *example;              /* a valid value: connector docs and `--sample` calls; NULL if none */
     int line, col;              /* where it was declared */
 } md_param_conf_t;
 
@@ -104,6 +114,35 @@ typedef struct md_backend_conf {
     int line, col;              /* where it was declared */
 } md_backend_conf_t;
 
+/* JSON types a response schema override may give a property. */
+typedef enum {
+    MD_SCHEMA_NONE,             /* not given: keep what the exporter found */
+    MD_SCHEMA_STRING,
+    MD_SCHEMA_INTEGER,
+    MD_SCHEMA_NUMBER,
+    MD_SCHEMA_BOOLEAN,
+    MD_SCHEMA_OBJECT,
+    MD_SCHEMA_ARRAY,
+} md_schema_type_t;
+
+/* One `response.schema` entry: what the connector export says about one
+ * property of the endpoint's output. */
+typedef struct md_schema_prop_conf {
+    char *path;                 /* dotted output path; lists are stepped through ("news.title") */
+    md_schema_type_t type;
+    char *title;                /* x-ms-summary; NULL = derived from the key */
+    char *description;          /* NULL = generated */
+    char *format;               /* e.g. "date-time"; NULL if none */
+    int line, col;              /* where it was declared */
+} md_schema_prop_conf_t;
+
+/* An endpoint's `response:` block (connector export only). */
+typedef struct md_response_conf {
+    char *description;          /* of the 200 response; NULL = generated */
+    md_schema_prop_conf_t *schema;
+    size_t nschema;
+} md_response_conf_t;
+
 typedef struct md_endpoint_conf {
     char *path;                 /* may hold {name} segments (path params) */
     char *method;               /* default "GET" */
@@ -117,6 +156,7 @@ typedef struct md_endpoint_conf {
     bool passthrough;           /* when true, backends[0] is proxied unchanged */
     uint32_t deadline_ms;       /* whole request; default 10000 */
     char *errors_field;         /* e.g. "_errors": report failed optional backends; NULL = off */
+    md_response_conf_t response;
     int line, col;              /* where it was declared */
 } md_endpoint_conf_t;
 
@@ -133,16 +173,57 @@ typedef struct md_limits {
     uint32_t max_pipelined;     /* requests parsed ahead on one connection; default 16 */
 } md_limits_t;
 
+/* The `connector:` block: what the Power Platform connector export says
+ * about the service. Every field is NULL / 0 when absent. */
+typedef struct md_connector_conf {
+    char *title;                /* info.title: 1-30 characters */
+    char *description;          /* info.description: 30-500 characters */
+    char *version;              /* info.version; NULL = "1.0.0" */
+    char *contact_name;
+    char *contact_url;
+    char *contact_email;
+    char *website;              /* x-ms-connector-metadata "Website" */
+    char *privacy_policy;       /* x-ms-connector-metadata "Privacy policy" */
+    char **categories;          /* at most 2, from Microsoft's list */
+    size_t ncategories;
+    char *brand_color;          /* "#rrggbb"; NULL = the exporter's default */
+    int line, col;              /* where the block starts, 0 if absent */
+} md_connector_conf_t;
+
+/* Where the access log goes. */
+typedef enum { MD_LOG_STDOUT, MD_LOG_STDERR, MD_LOG_OFF, MD_LOG_FILE } md_log_target_t;
+
+/* The telemetry keys: `admin`, `access_log`, `server_timing`. */
+typedef struct md_telemetry_conf {
+    bool admin_on;              /* default true; `admin: { listen: off }` turns it off */
+    char *admin_host;           /* default "127.0.0.1" */
+    uint16_t admin_port;        /* default 9090; 0 = any free port */
+    bool admin_set;             /* `admin.listen` was written: failing to bind it is fatal */
+    md_log_target_t log_target; /* default MD_LOG_STDOUT */
+    char *log_path;             /* MD_LOG_FILE only */
+    double log_sample;          /* fraction of requests logged, 0..1; default 1 */
+    bool log_errors_only;       /* `level: errors`: only status >= 400 */
+    bool server_timing;         /* Server-Timing on composite responses; default true */
+} md_telemetry_conf_t;
+
 typedef struct md_config {
     char *file;                 /* path it was loaded from, or a label */
     char *listen_host;          /* default "0.0.0.0" */
     uint16_t listen_port;       /* default 8080 */
     int workers;                /* 0 = auto (online CPUs) */
     md_limits_t limits;
+    md_telemetry_conf_t telemetry;
     md_upstream_conf_t *upstreams;
     size_t nupstreams;
     md_endpoint_conf_t *endpoints;
     size_t nendpoints;
+    /* Where makers reach medley: https://host[:port][/base]. NULL = no
+     * connector export and no /openapi.json. */
+    char *public_url;
+    char *public_host;          /* "host" or "host:port", as Swagger's `host` */
+    char *public_base_path;     /* "/" or "/base" without a trailing '/', as `basePath` */
+    int public_url_line, public_url_col;
+    md_connector_conf_t connector;
 } md_config_t;
 
 /* Loads and validates a config file. On failure returns NULL and fills diag. */

@@ -28,13 +28,13 @@
 #define MAX_PARAM_LENGTH 65536
 
 static const char *const endpoint_keys[] = { "path", "method", "summary", "description", "operation_id", "deadline",
-                                             "errors_field", "params", "backends", "passthrough", NULL };
+                                             "errors_field", "params", "backends", "passthrough", "response", NULL };
 static const char *const backend_keys[] = { "name", "upstream", "method", "path", "query", "headers", "shape",
                                             "as", "optional", "timeout", NULL };
 static const char *const passthrough_keys[] = { "upstream", "path", "method", "query", "headers", "timeout", NULL };
 static const char *const shape_keys[] = { "from", "select", "deny", "rename", "sort", "limit", NULL };
 static const char *const param_keys[] = { "in", "type", "required", "pattern", "default", "description",
-                                          "max_length", NULL };
+                                          "max_length", "visibility", "example", NULL };
 
 /* Picks names[i] == n->str into *out; `list` spells the choices for the
  * message. */
@@ -238,6 +238,55 @@ static bool value_has_type(const char *s, md_param_type_t type)
     }
 }
 
+/* Whether the whole of value matches the param's pattern, as the request
+ * validator anchors it. */
+static bool matches_pattern(const char *pattern, const char *value)
+{
+    md_buf_t b;
+    md_buf_init(&b, 0);
+    md_buf_printf(&b, "^(%s)$", pattern);
+    regex_t re;
+    bool ok = regcomp(&re, b.data, REG_EXTENDED | REG_NOSUB) == 0;
+    md_buf_free(&b);
+    if (!ok)
+        return true; /* the gateway reports a pattern it cannot anchor */
+    ok = regexec(&re, value, 0, NULL, 0) == 0;
+    regfree(&re);
+    return ok;
+}
+
+/* A value the param accepts: `default` and `example`. */
+static int param_value(md_cfg_ctx_t *c, const md_cfg_node_t *n, const md_param_conf_t *p, char **out)
+{
+    static const char *const types[] = { "string", "integer", "number", "boolean" };
+    if (md_cfg_line(c, n, true, p->max_length, out) != MD_OK)
+        return MD_EINVAL;
+    if (!value_has_type(*out, p->type))
+        return md_cfg_fail(c, n->line, n->col, "'%s' must be a valid %s, like the param's type", n->key,
+                           types[p->type]);
+    return MD_OK;
+}
+
+/* The connector export's fields: visibility and example. */
+static int parse_param_export(md_cfg_ctx_t *c, const md_cfg_node_t *map, md_param_conf_t *p)
+{
+    static const char *const vis[] = { "important", "advanced", "internal" };
+    const md_cfg_node_t *n;
+    int v = 0;
+    if ((n = md_cfg_get(map, "visibility"))) {
+        if (pick(c, n, vis, 3, "important, advanced, internal", &v) != MD_OK)
+            return MD_EINVAL;
+        p->visibility = (md_param_visibility_t)(MD_VIS_IMPORTANT + v);
+    }
+    if ((n = md_cfg_get(map, "example"))) {
+        if (param_value(c, n, p, &p->example) != MD_OK)
+            return MD_EINVAL;
+        if (p->pattern && !matches_pattern(p->pattern, p->example))
+            return md_cfg_fail(c, n->line, n->col, "'example' must match the param's pattern");
+    }
+    return MD_OK;
+}
+
 static int parse_param_fields(md_cfg_ctx_t *c, const md_cfg_node_t *map, md_param_conf_t *p, bool *said_optional)
 {
     static const char *const ins[] = { "query", "path", "header" };
@@ -265,14 +314,9 @@ static int parse_param_fields(md_cfg_ctx_t *c, const md_cfg_node_t *map, md_para
         return MD_EINVAL;
     if ((n = md_cfg_get(map, "description")) && md_cfg_text(c, n, &p->description) != MD_OK)
         return MD_EINVAL;
-    if ((n = md_cfg_get(map, "default"))) {
-        if (md_cfg_line(c, n, true, p->max_length, &p->default_value) != MD_OK)
-            return MD_EINVAL;
-        if (!value_has_type(p->default_value, p->type))
-            return md_cfg_fail(c, n->line, n->col, "'default' must be a valid %s, like the param's type",
-                               types[p->type]);
-    }
-    return MD_OK;
+    if ((n = md_cfg_get(map, "default")) && param_value(c, n, p, &p->default_value) != MD_OK)
+        return MD_EINVAL;
+    return parse_param_export(c, map, p);
 }
 
 static int parse_param(md_cfg_ctx_t *c, const md_cfg_node_t *map, md_param_conf_t *p, const char *ep)
@@ -297,6 +341,10 @@ static int parse_param(md_cfg_ctx_t *c, const md_cfg_node_t *map, md_param_conf_
         return md_cfg_fail(c, p->line, p->col, "%s: path params are always required", what);
     if (p->in == MD_PARAM_IN_PATH && p->default_value)
         return md_cfg_fail(c, p->line, p->col, "%s: a path param cannot have a default", what);
+    /* A maker never sees an internal param, so it could never be given. */
+    if (p->visibility == MD_VIS_INTERNAL && (p->required || p->in == MD_PARAM_IN_PATH))
+        return md_cfg_fail(c, p->line, p->col, "%s: a required or path param cannot be 'visibility: internal'",
+                           what);
     return MD_OK;
 }
 
@@ -582,6 +630,9 @@ static int parse_endpoint(md_cfg_ctx_t *c, const md_cfg_node_t *map, md_endpoint
     if (check_path_params(c, e, &pp, ep) != MD_OK)
         return MD_EINVAL;
 
+    const md_cfg_node_t *resp = md_cfg_get(map, "response");
+    if (resp && md_cfg_response(c, resp, e, ep) != MD_OK)
+        return MD_EINVAL;
     const md_cfg_node_t *be = md_cfg_get(map, "backends"), *pt = md_cfg_get(map, "passthrough");
     if (be && pt)
         return md_cfg_fail(c, pt->key_line, pt->key_col, "%s has both 'backends' and 'passthrough' (pick one)", ep);

@@ -9,7 +9,10 @@
  *             mapping with known keys, a duration, a size...) and report the
  *             first problem as FILE:LINE:COL into the caller's md_diag_t;
  *   config.c  top level, limits, upstreams; endpoint.c endpoints, params,
- *             backends, shapes. Both copy values into the heap-owned model.
+ *             backends, shapes; connector.c public_url, connector and
+ *             response (the connector export's keys); telemetry.c admin,
+ *             access_log, server_timing. All copy values into the
+ *             heap-owned model.
  * The tree and its pool live only for the duration of one load.
  */
 #ifndef MD_CONFIG_INTERNAL_H
@@ -138,5 +141,24 @@ int md_cfg_kv(md_cfg_ctx_t *c, const md_cfg_node_t *map, md_cfg_kv_kind_t kind, 
 /* Parses every endpoint under `endpoints` (endpoint.c); upstreams must
  * already be in c->cfg. */
 int md_cfg_endpoints(md_cfg_ctx_t *c, const md_cfg_node_t *seq);
+
+/* connector.c: the top-level `public_url` (https://host[:port][/base],
+ * split into public_host and public_base_path) and `connector:` block. */
+int md_cfg_public_url(md_cfg_ctx_t *c, const md_cfg_node_t *n);
+int md_cfg_connector(md_cfg_ctx_t *c, const md_cfg_node_t *map);
+
+/* connector.c: an endpoint's `response:` block into e->response; `ep`
+ * names the endpoint in messages. */
+int md_cfg_response(md_cfg_ctx_t *c, const md_cfg_node_t *map, md_endpoint_conf_t *e, const char *ep);
+
+/* config.c: an address "host:port", "[::1]:port", ":port" or "port" (0 =
+ * any free port); *host is replaced only when the value names one. */
+int md_cfg_listen_addr(md_cfg_ctx_t *c, const md_cfg_node_t *n, char **host, uint16_t *port);
+
+/* telemetry.c: the defaults of cfg->telemetry, and the top-level keys
+ * `admin`, `access_log` and `server_timing` (n is the key's value). */
+void md_cfg_telemetry_defaults(md_config_t *cfg);
+bool md_cfg_is_telemetry_key(const char *key);
+int md_cfg_telemetry(md_cfg_ctx_t *c, const md_cfg_node_t *n);
 
 #endif

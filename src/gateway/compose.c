@@ -54,6 +54,17 @@ static void release(void *arg)
     }
 }
 
+/* The Server-Timing header for the response, if telemetry wants one. */
+static size_t timing_header(gw_compose_t *c, md_header_t *h)
+{
+    size_t len = 0;
+    char *v = md_tm_server_timing(c->req->telemetry, c->req, &len);
+    if (!v)
+        return 0;
+    *h = (md_header_t){ "Server-Timing", 13, v, len };
+    return 1;
+}
+
 static void respond_backend_error(gw_compose_t *c, const gw_call_t *k)
 {
     bool timeout = strcmp(k->kind, "timeout") == 0;
@@ -65,8 +76,10 @@ static void respond_backend_error(gw_compose_t *c, const gw_call_t *k)
     md_json_write_string(&extra, k->b->conf->name, strlen(k->b->conf->name));
     md_buf_printf(&extra, ",\"reason\":\"%s\"", k->kind);
     c->finished = true;
-    md_http_respond_error(c->req, timeout ? 504 : 502, timeout ? "backend_timeout" : "backend_failed", msg,
-                          extra.data);
+    md_header_t st;
+    size_t nst = timing_header(c, &st);
+    md_http_respond_error_h(c->req, timeout ? 504 : 502, timeout ? "backend_timeout" : "backend_failed", msg,
+                            extra.data, &st, nst);
     md_buf_free(&extra);
 }
 
@@ -113,9 +126,15 @@ static void respond_merged(gw_compose_t *c)
         md_buf_free(&body);
         md_http_respond_error(c->req, 502, "merge_failed", "backend answers could not be merged", NULL);
     } else {
-        md_header_t hs[2] = { { "Content-Type", 12, "application/json", 16 },
-                              { "X-Medley-Incomplete", 19, names.data, names.len } };
-        md_http_respond_buf(c->req, 200, hs, names.len ? 2 : 1, &body);
+        md_header_t hs[3] = { { "Content-Type", 12, "application/json", 16 } };
+        size_t nh = 1;
+        if (names.len)
+            hs[nh++] = (md_header_t){ "X-Medley-Incomplete", 19, names.data, names.len };
+        nh += timing_header(c, &hs[nh]);
+        md_tm_req_t *t = c->req->telemetry;
+        if (t)
+            t->incomplete = names.len > 0;
+        md_http_respond_buf(c->req, 200, hs, nh, &body);
     }
     md_buf_free(&errs);
     md_buf_free(&names);
@@ -172,6 +191,8 @@ static void on_answer(md_upstream_result_t *res, void *arg)
     k->done = true;
     k->c->pending--;
     shape_answer(k, res);
+    md_tm_call_end(k->c->req->telemetry, (size_t)(k - k->c->calls), res->status, md_tm_outcome_of_kind(k->kind),
+                   res->duration_us);
     md_buf_free(&res->body);
     progress(k->c, k);
 }
@@ -180,10 +201,12 @@ static void on_deadline(md_timer_t *t)
 {
     gw_compose_t *c = t->data;
     gw_call_t *first_required = NULL;
+    uint64_t now = md_now_us();
     for (size_t i = 0; i < c->ep->nbackends; i++) {
         gw_call_t *k = &c->calls[i];
         if (k->done)
             continue;
+        md_tm_call_end(c->req->telemetry, i, 0, MD_TM_TIMEOUT, now - c->req->start_us);
         md_upstream_cancel(k->call);
         k->call = NULL;
         k->done = true;
@@ -234,9 +257,11 @@ void gw_compose(gw_worker_t *w, const gw_endpoint_t *ep, gw_inputs_t *in)
         k->call = md_upstream_call(w->upstreams[k->b->upstream], &ureqs[i], on_answer, k);
         if (k->call) {
             c->pending++;
+            md_tm_call_start(req->telemetry, i);
         } else {
             k->done = true;
             fail_call(k, "overloaded", "%s", "too many calls queued for this upstream");
+            md_tm_call_end(req->telemetry, i, 0, MD_TM_OVERLOADED, 0);
         }
     }
     md_timer_start(req->loop, &c->deadline, ep->conf->deadline_ms);

@@ -5,6 +5,7 @@
  */
 #include "gateway/internal.h"
 
+#include "connector/swagger.h"
 #include "core/alloc.h"
 #include "http/query.h"
 #include "json/write.h"
@@ -203,6 +204,12 @@ md_gateway_t *md_gateway_new(const md_config_t *cfg, int nworkers, md_diag_t *di
             return NULL;
         }
     }
+    /* Built once here so a config that cannot be exported fails at start,
+     * not on the first GET /openapi.json. */
+    if (cfg->public_url && md_swagger_build(cfg, NULL, &gw->openapi, diag) != MD_OK) {
+        md_gateway_free(gw);
+        return NULL;
+    }
     return gw;
 }
 
@@ -228,6 +235,7 @@ void md_gateway_free(md_gateway_t *gw)
     for (size_t i = 0; i < gw->nendpoints; i++)
         free_endpoint(&gw->endpoints[i]);
     md_free(gw->endpoints);
+    md_buf_free(&gw->openapi);
     md_free(gw);
 }
 
@@ -372,6 +380,25 @@ const char *gw_error_kind(int error)
 
 /* ---- the request handler ---- */
 
+/* GET /openapi.json answers the connector definition when no endpoint
+ * claims the path (the router found none). True if it answered. */
+static bool serve_openapi(const md_gateway_t *gw, md_http_req_t *req)
+{
+    static const char path[] = "/openapi.json";
+    if (!gw->openapi.len || req->path.len != sizeof(path) - 1 || memcmp(req->path.ptr, path, sizeof(path) - 1) != 0)
+        return false;
+    bool get = req->method.len == 3 && memcmp(req->method.ptr, "GET", 3) == 0;
+    bool head = req->method.len == 4 && memcmp(req->method.ptr, "HEAD", 4) == 0;
+    if (!get && !head) {
+        md_header_t allow = { "Allow", 5, "GET, HEAD", 9 };
+        md_http_respond_error_h(req, 405, "method_not_allowed", "method not allowed on this path", NULL, &allow, 1);
+        return true;
+    }
+    md_header_t ctype = { "Content-Type", 12, "application/json", 16 };
+    md_http_respond(req, 200, &ctype, 1, gw->openapi.data, gw->openapi.len);
+    return true;
+}
+
 static void handle(md_http_req_t *req, void *app)
 {
     md_gateway_t *gw = app;
@@ -379,7 +406,10 @@ static void handle(md_http_req_t *req, void *app)
     md_str_t pvals[MD_PARAMS_MAX] = { { 0 } }; /* indexed by declared param */
     char allow[128], msg[256];
     const gw_endpoint_t *ep = route(gw, req, pvals, allow, sizeof(allow));
+    md_tm_begin(gw->tm, req, ep ? (int)(ep - gw->endpoints) : -1);
     if (!ep) {
+        if (!allow[0] && serve_openapi(gw, req))
+            return;
         if (allow[0]) {
             md_header_t h = { "Allow", 5, allow, strlen(allow) };
             md_http_respond_error_h(req, 405, "method_not_allowed", "method not allowed on this path", NULL, &h, 1);
@@ -437,6 +467,7 @@ static int worker_init(md_worker_t *mw, void *app, void **data)
             return MD_ERR;
         }
     }
+    gw_tm_worker_init(w, mw);
     *data = w;
     return MD_OK;
 }
@@ -446,6 +477,7 @@ static void worker_fini(md_worker_t *mw, void *app, void *data)
     MD_UNUSED(mw);
     md_gateway_t *gw = app;
     gw_worker_t *w = data;
+    gw_tm_worker_fini(w);
     for (size_t i = 0; i < gw->cfg->nupstreams; i++)
         md_upstream_free(w->upstreams[i]);
     md_free(w->upstreams);
@@ -458,4 +490,5 @@ void md_gateway_hooks(md_gateway_t *gw, md_server_hooks_t *hooks)
     hooks->app = gw;
     hooks->worker_init = worker_init;
     hooks->worker_fini = worker_fini;
+    gw_tm_hooks(gw, hooks);
 }

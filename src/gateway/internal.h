@@ -13,6 +13,7 @@
 #include "http/server.h"
 #include "shape/merge.h"
 #include "shape/shape.h"
+#include "telemetry/telemetry.h"
 #include "upstream/client.h"
 #include "upstream/template.h"
 
@@ -54,6 +55,8 @@ struct md_gateway {
     int nworkers;
     gw_endpoint_t *endpoints;
     size_t nendpoints;
+    md_buf_t openapi;            /* GET /openapi.json: the connector definition; empty without public_url */
+    md_telemetry_t *tm;          /* NULL: no per-request telemetry */
 };
 
 /* Per worker thread: one pool per upstream. */
@@ -61,6 +64,7 @@ typedef struct gw_worker {
     md_gateway_t *gw;
     md_loop_t *loop;
     md_upstream_t **upstreams;
+    md_tm_worker_t *tm;          /* NULL without telemetry */
 } gw_worker_t;
 
 /* Inputs of one request, for template rendering. */
@@ -88,5 +92,11 @@ void gw_passthrough(gw_worker_t *w, const gw_endpoint_t *ep, gw_inputs_t *in);
 
 /* Error kind name for an upstream error code ("timeout", "connect"...). */
 const char *gw_error_kind(int error);
+
+/* Telemetry glue (telemetry.c): the worker's telemetry state, and the
+ * server's on_finish hook (set to NULL when telemetry is off). */
+void gw_tm_worker_init(gw_worker_t *w, md_worker_t *mw);
+void gw_tm_worker_fini(gw_worker_t *w);
+void gw_tm_hooks(md_gateway_t *gw, md_server_hooks_t *hooks);
 
 #endif

@@ -17,6 +17,17 @@ typedef struct gw_pass {
     bool finished;
 } gw_pass_t;
 
+/* The call's outcome; its duration runs from the request's start, and the
+ * same clock read ends the request's own timing. */
+static void record_end(md_http_req_t *req, int error)
+{
+    md_tm_req_t *t = req->telemetry;
+    if (!t || !t->ncalls)
+        return;
+    t->end_us = md_now_us();
+    md_tm_call_end(t, 0, t->calls[0].status, md_tm_outcome_of_error(error), t->end_us - req->start_us);
+}
+
 /* Headers the server writes itself or that describe the old framing. */
 static bool skip_header(const md_header_t *h)
 {
@@ -30,6 +41,9 @@ static void on_head(void *arg, int status, const md_header_t *headers, size_t n,
     gw_pass_t *p = arg;
     if (p->finished)
         return;
+    md_tm_req_t *t = p->req->telemetry;
+    if (t && t->ncalls)
+        t->calls[0].status = status > 0 && status < 1000 ? (uint16_t)status : 0;
     md_header_t *out = md_pool_alloc(p->req->pool, (n ? n : 1) * sizeof(*out));
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
@@ -66,6 +80,7 @@ static void on_end(void *arg, int error)
     if (p->finished)
         return;
     p->finished = true;
+    record_end(p->req, error);
     if (p->head_sent) {
         if (error == MD_OK)
             md_http_stream_end(p->req);
@@ -110,7 +125,9 @@ void gw_passthrough(gw_worker_t *w, const gw_endpoint_t *ep, gw_inputs_t *in)
     req->app_data = p;
     req->on_abort = on_abort;
     p->call = md_upstream_stream(w->upstreams[b->upstream], &ureq, &cbs, p);
+    md_tm_call_start(req->telemetry, 0);
     if (!p->call) {
+        md_tm_call_end(req->telemetry, 0, 0, MD_TM_OVERLOADED, 0);
         p->finished = true;
         md_http_respond_error(req, 503, "overloaded", "too many calls queued for this upstream", NULL);
     }

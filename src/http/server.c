@@ -234,7 +234,9 @@ static void on_accept(md_io_t *io, unsigned events)
     MD_UNUSED(events);
     md_worker_t *w = io->data;
     for (int i = 0; i < MD_SRV_ACCEPT_BATCH && w->listening; i++) {
-        int fd = accept4(w->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        struct sockaddr_storage peer;
+        socklen_t plen = sizeof(peer);
+        int fd = accept4(w->lfd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED)
                 continue;
@@ -249,7 +251,9 @@ static void on_accept(md_io_t *io, unsigned events)
         }
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        md_srv_conn_accept(w, fd);
+        if (plen > sizeof(peer))
+            peer.ss_family = AF_UNSPEC;
+        md_srv_conn_accept(w, fd, &peer);
     }
 }
 
@@ -338,6 +342,7 @@ static void *worker_main(void *arg)
     }
     if (md_io_start(w->loop, &w->lio, w->lfd, MD_IO_READ, on_accept, w) == MD_OK) {
         w->listening = true;
+        atomic_fetch_add(&srv->nserving, 1);
     } else {
         md_srv_log("worker %d: cannot watch the listener: %s", w->index, strerror(errno));
         atomic_store(&srv->init_failed, true);
@@ -380,6 +385,7 @@ md_server_t *md_server_new(const char *host, uint16_t port, int workers,
     srv->nworkers = workers;
     atomic_init(&srv->shutdown_requested, false);
     atomic_init(&srv->init_failed, false);
+    atomic_init(&srv->nserving, 0);
     srv->workers = md_calloc((size_t)workers, sizeof(md_worker_t));
     for (int i = 0; i < workers; i++) {
         md_worker_t *w = &srv->workers[i];
@@ -453,6 +459,28 @@ void md_server_free(md_server_t *srv)
 uint16_t md_server_port(const md_server_t *srv)
 {
     return srv->port;
+}
+
+bool md_server_ready(const md_server_t *srv)
+{
+    return atomic_load(&srv->nserving) == srv->nworkers && !atomic_load(&srv->shutdown_requested) &&
+           !atomic_load(&srv->init_failed);
+}
+
+bool md_server_draining(const md_server_t *srv)
+{
+    return atomic_load(&srv->shutdown_requested);
+}
+
+void md_server_get_stats(const md_server_t *srv, md_server_stats_t *st)
+{
+    st->connections_open = 0;
+    st->requests_in_flight = 0;
+    for (int i = 0; i < srv->nworkers; i++) {
+        const md_worker_t *w = &srv->workers[i];
+        st->connections_open += atomic_load_explicit(&w->pub_conns, memory_order_relaxed);
+        st->requests_in_flight += atomic_load_explicit(&w->pub_inflight, memory_order_relaxed);
+    }
 }
 
 md_loop_t *md_worker_loop(md_worker_t *w)

@@ -56,8 +56,16 @@ struct md_http_req {
     uint64_t start_us;        /* when the head was complete */
     void (*on_abort)(md_http_req_t *req); /* set by the application */
     void *app_data;           /* the application's per-request state */
+    void *telemetry;          /* the application's per-request record for on_finish; NULL until set */
     void *conn;               /* the server's (opaque) */
 };
+
+/* What was answered, as the on_finish hook sees it. */
+typedef struct md_http_done {
+    int status;               /* the status sent (or that the application gave, if the client was gone) */
+    uint64_t body_bytes;      /* response body bytes queued (0 for HEAD, 204, 304) */
+    bool client_gone;         /* the connection was closed before the response was complete */
+} md_http_done_t;
 
 /* The application: called on the worker thread for every request. */
 typedef void (*md_http_handler_t)(md_http_req_t *req, void *app);
@@ -69,6 +77,11 @@ typedef struct md_server_hooks {
     void *app;
     int (*worker_init)(md_worker_t *w, void *app, void **worker_data);
     void (*worker_fini)(md_worker_t *w, void *app, void *worker_data);
+    /* Optional: runs once for every dispatched request when it is finished
+     * (also for the server's own 503 when max_inflight is exceeded), on the
+     * worker thread, before the request and its pool are released. It
+     * must not call md_http_* on the request. Access logs and metrics. */
+    void (*on_finish)(md_http_req_t *req, const md_http_done_t *done, void *app);
 } md_server_hooks_t;
 
 /* Creates the server and binds its listeners (all workers' sockets are bound
@@ -97,6 +110,26 @@ void md_server_free(md_server_t *srv);
 
 /* The port actually bound (useful with port 0 in tests). */
 uint16_t md_server_port(const md_server_t *srv);
+
+/* Thread-safe: true once every worker serves its listener and no
+ * shutdown was requested (a readiness probe). */
+bool md_server_ready(const md_server_t *srv);
+
+/* Thread-safe: true once md_server_shutdown() was called (draining). */
+bool md_server_draining(const md_server_t *srv);
+
+/* Gauges summed over the workers; thread-safe (each worker publishes its
+ * own with relaxed atomic stores, so a sum may be a moment old). */
+typedef struct md_server_stats {
+    uint64_t connections_open;  /* client connections, including those being refused */
+    uint64_t requests_in_flight; /* dispatched and not yet finished */
+} md_server_stats_t;
+void md_server_get_stats(const md_server_t *srv, md_server_stats_t *st);
+
+/* The client's IP address as text ("192.0.2.1", "2001:db8::1"), written
+ * NUL-terminated into out (at least 46 bytes). Returns the length, 0 if
+ * unknown. */
+size_t md_http_client_addr(const md_http_req_t *req, char *out, size_t outlen);
 
 /* Per-worker accessors. */
 md_loop_t *md_worker_loop(md_worker_t *w);

@@ -29,7 +29,9 @@
 
 #include "core/alloc.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
@@ -85,6 +87,7 @@ static void conn_free(md_srv_conn_t *c)
     if (c->next)
         c->next->prev = c->prev;
     w->nconns--;
+    md_srv_publish(w);
     if (c->rejected)
         w->nreject--;
     md_timer_stop(w->loop, &c->timer);
@@ -159,6 +162,7 @@ void md_srv_conn_destroy(md_srv_conn_t *c)
     if (c->req_held) {
         c->req_held = false;
         c->w->ninflight--;
+        md_srv_publish(c->w);
     }
     c->busy = 0;
     conn_free(c);
@@ -453,7 +457,10 @@ static void conn_dispatch(md_srv_conn_t *c)
     c->abort_called = false;
     c->must_close = false;
     c->resp = MD_SRV_RESP_NONE;
+    c->resp_status = 0;
+    c->resp_bytes = 0;
     w->ninflight++;
+    md_srv_publish(w);
     if (w->ninflight > srv->limits.max_inflight) {
         md_http_respond_error(r, 503, "overloaded", "too many requests in flight", NULL);
         return;
@@ -461,11 +468,28 @@ static void conn_dispatch(md_srv_conn_t *c)
     srv->hooks.handler(r, srv->hooks.app);
 }
 
+/* Tells the application's on_finish hook what was answered, while the
+ * request and its pool are still alive. */
+static void conn_report(md_srv_conn_t *c)
+{
+    const md_server_hooks_t *h = &c->w->srv->hooks;
+    if (!h->on_finish)
+        return;
+    md_http_done_t done = {
+        .status = c->resp_status ? c->resp_status : 500,
+        .body_bytes = c->resp_bytes,
+        .client_gone = c->closed,
+    };
+    h->on_finish(&c->req, &done, h->app);
+}
+
 void md_srv_conn_finish(md_srv_conn_t *c)
 {
     md_worker_t *w = c->w;
+    conn_report(c);
     c->req_held = false;
     w->ninflight--;
+    md_srv_publish(w);
     c->resp = MD_SRV_RESP_NONE;
     c->drain_cb = NULL;
     c->want_drain = false;
@@ -607,7 +631,7 @@ static void on_kick_timer(md_timer_t *t)
 
 /* ---- accept and shutdown ---- */
 
-void md_srv_conn_accept(md_worker_t *w, int fd)
+void md_srv_conn_accept(md_worker_t *w, int fd, const struct sockaddr_storage *peer)
 {
     const md_limits_t *l = &w->srv->limits;
     bool over = w->nconns - w->nreject >= l->max_connections;
@@ -617,6 +641,7 @@ void md_srv_conn_accept(md_worker_t *w, int fd)
     }
     md_srv_conn_t *c = conn_alloc(w);
     c->fd = fd;
+    c->peer = *peer;
     md_buf_init(&c->in, l->max_header_bytes + l->max_body_bytes + MD_SRV_READ_SLACK);
     md_buf_init(&c->out, MD_SRV_OUT_MAX);
     if (md_io_start(w->loop, &c->io, fd, MD_IO_READ, on_io, c) != MD_OK) {
@@ -632,6 +657,7 @@ void md_srv_conn_accept(md_worker_t *w, int fd)
         w->conns->prev = c;
     w->conns = c;
     w->nconns++;
+    md_srv_publish(w);
     c->state = MD_SRV_IDLE;
     c->keep_alive = true;
     md_srv_conn_enter(c);
@@ -654,4 +680,20 @@ void md_srv_conn_shutdown_idle(md_srv_conn_t *c)
         c->wq_n == 0)
         md_srv_conn_close(c, false);
     md_srv_conn_leave(c);
+}
+
+size_t md_http_client_addr(const md_http_req_t *req, char *out, size_t outlen)
+{
+    const md_srv_conn_t *c = req->conn;
+    const void *a = NULL;
+    if (c->peer.ss_family == AF_INET)
+        a = &((const struct sockaddr_in *)&c->peer)->sin_addr;
+    else if (c->peer.ss_family == AF_INET6)
+        a = &((const struct sockaddr_in6 *)&c->peer)->sin6_addr;
+    if (!outlen)
+        return 0;
+    out[0] = '\0';
+    if (!a || !inet_ntop(c->peer.ss_family, a, out, (socklen_t)outlen))
+        return 0;
+    return strlen(out);
 }

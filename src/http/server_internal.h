@@ -133,6 +133,11 @@ struct md_srv_conn {
     md_srv_framing_t framing;
     int64_t stream_left;   /* Content-Length streams: bytes still owed */
     void (*drain_cb)(md_http_req_t *req);
+
+    /* what the current response was, for hooks.on_finish */
+    int resp_status;
+    uint64_t resp_bytes;   /* body bytes queued */
+    struct sockaddr_storage peer; /* the client, from accept */
 };
 
 struct md_worker {
@@ -153,6 +158,8 @@ struct md_worker {
     md_srv_conn_t *conns;
     md_srv_conn_t *cache;      /* freed structs (with their pools) for reuse */
     uint32_t nconns, nreject, ncache, ninflight;
+    /* nconns and ninflight published for md_server_get_stats (other threads) */
+    atomic_uint_fast32_t pub_conns, pub_inflight;
     time_t date_sec;
     char date[32];             /* "Sun, 06 Nov 1994 08:49:37 GMT" */
 };
@@ -166,7 +173,16 @@ struct md_server {
     char addr_text[80];        /* "0.0.0.0:8080" / "[::1]:8080" for messages */
     atomic_bool shutdown_requested;
     atomic_bool init_failed;
+    atomic_int nserving;       /* workers whose listener is watched (readiness) */
 };
+
+/* Publishes the worker's gauges (relaxed stores: plain moves on x86,
+ * no lock; only this worker writes them). */
+static inline void md_srv_publish(md_worker_t *w)
+{
+    atomic_store_explicit(&w->pub_conns, w->nconns, memory_order_relaxed);
+    atomic_store_explicit(&w->pub_inflight, w->ninflight, memory_order_relaxed);
+}
 
 /* ---- server.c ---- */
 
@@ -182,8 +198,8 @@ void md_srv_worker_check_done(md_worker_t *w);
 
 /* ---- server_conn.c ---- */
 
-/* Takes an accepted, non-blocking socket. */
-void md_srv_conn_accept(md_worker_t *w, int fd);
+/* Takes an accepted, non-blocking socket and its peer address. */
+void md_srv_conn_accept(md_worker_t *w, int fd, const struct sockaddr_storage *peer);
 
 /* Entry-point bracket (see the freeing rule above). */
 void md_srv_conn_enter(md_srv_conn_t *c);

@@ -393,6 +393,7 @@ static int queue_head(md_srv_conn_t *c, int status, const md_header_t *hs, size_
     out_commit(c, (size_t)(p - start));
     c->must_close = close;
     c->framing = fr;
+    c->resp_status = status;
     return MD_OK;
 }
 
@@ -435,8 +436,10 @@ static int queue_error(md_srv_conn_t *c, int status, const char *code, const cha
     bool body = status_has_body(status);
     rc = queue_head(c, status, hs, nhs, body ? MD_SRV_FR_LENGTH : MD_SRV_FR_NONE, b.len,
                     "application/json");
-    if (rc == MD_OK && body && !c->head_req)
+    if (rc == MD_OK && body && !c->head_req) {
         rc = md_srv_queue_copy(c, b.data, b.len);
+        c->resp_bytes += rc == MD_OK ? b.len : 0;
+    }
     if (rc == MD_OK)
         wq_mark_end(c);
     md_buf_free(&b);
@@ -499,6 +502,8 @@ static void respond_whole(md_srv_conn_t *c, int status, const md_header_t *hs, s
             md_free(own);
         } else {
             rc = queue_head(c, status, hs, n, MD_SRV_FR_LENGTH, len, NULL);
+            if (rc == MD_OK)
+                c->resp_bytes += len;
             if (rc == MD_OK && len && own) {
                 rc = wq_put_own(c, own, len);
             } else if (rc == MD_OK && len) {
@@ -522,6 +527,7 @@ void md_http_respond(md_http_req_t *req, int status, const md_header_t *headers,
     if (!req_live(c, "md_http_respond"))
         return;
     md_srv_conn_enter(c);
+    c->resp_status = status;
     if (c->resp != MD_SRV_RESP_NONE)
         abort_response(c);
     else
@@ -543,6 +549,7 @@ void md_http_respond_buf(md_http_req_t *req, int status, const md_header_t *head
         return;
     }
     md_srv_conn_enter(c);
+    c->resp_status = status;
     if (c->resp != MD_SRV_RESP_NONE) {
         md_free(own);
         abort_response(c);
@@ -566,6 +573,7 @@ void md_http_respond_error_h(md_http_req_t *req, int status, const char *code, c
     if (!req_live(c, "md_http_respond_error"))
         return;
     md_srv_conn_enter(c);
+    c->resp_status = status;
     if (!headers_valid(headers, nheaders)) {
         headers = NULL;
         nheaders = 0;
@@ -637,6 +645,7 @@ int md_http_stream_start(md_http_req_t *req, int status, const md_header_t *head
         return MD_EINVAL;
     }
     md_srv_conn_enter(c);
+    c->resp_status = status;
     int rc = stream_begin(c, status, headers, nheaders, content_length);
     md_srv_conn_leave(c);
     return rc;
@@ -684,6 +693,7 @@ static int stream_put(md_srv_conn_t *c, const char *data, size_t len)
         md_srv_conn_close(c, true);
         return MD_ERESET;
     }
+    c->resp_bytes += len;
     return stream_backpressure(c);
 }
 

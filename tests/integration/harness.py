@@ -3,10 +3,10 @@
 Every test function receives a Ctx: it owns a temp dir, the medley processes
 and mock backends the test starts, and cleans all of them up (kill, stop)
 whatever happens. Medley is always the real binary on real sockets: a test
-writes a YAML config, starts `medley run -c FILE --port P --workers 2` on a
-free port with the mock ports in its environment, and talks to it with
-http.client (normal calls) or RawConn (exact bytes, pipelining, hostile
-input). In --sanitizer mode every medley exit is checked for ASan/LSan/UBSan
+writes a YAML config, starts `medley run -c FILE --port P --workers 2
+--admin-port A` on free ports with the mock ports in its environment, and
+talks to it with http.client (normal calls) or RawConn (exact bytes,
+pipelining, hostile input). In --sanitizer mode every medley exit is checked for ASan/LSan/UBSan
 reports.
 
 The expected /home document is computed here from the mock data with plain
@@ -85,6 +85,15 @@ def free_port():
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
     s.close()
+    return port
+
+
+def free_port_other_than(taken):
+    """A free port for medley's admin listener (never the default 9090,
+    which parallel runs would fight over)."""
+    port = free_port()
+    while port == taken:
+        port = free_port()
     return port
 
 
@@ -346,6 +355,7 @@ class Medley:
         self.ctx = ctx
         self.args = WRAPPER + [BINARY] + list(args)
         self.port = port
+        self.admin_port = None      # set by Ctx.start_medley / start_demo
         self.returncode = None
         self._checked = False
         n = len(ctx.medleys)
@@ -481,15 +491,20 @@ class Ctx:
 
     def start_medley(self, config_path, env=None, port=None, workers=2, wait=True):
         port = port or free_port()
+        admin_port = free_port_other_than(port)
         m = Medley(self, ["run", "-c", config_path, "--port", str(port),
-                          "--workers", str(workers)], env=env, port=port)
+                          "--workers", str(workers), "--admin-port", str(admin_port)],
+                   env=env, port=port)
+        m.admin_port = admin_port
         if wait:
             m.wait_ready()
         return m
 
     def start_demo(self, port=None):
         port = port or free_port()
-        m = Medley(self, ["demo", "--port", str(port)], port=port)
+        admin_port = free_port_other_than(port)
+        m = Medley(self, ["demo", "--port", str(port), "--admin-port", str(admin_port)], port=port)
+        m.admin_port = admin_port
         m.wait_ready()
         return m
 

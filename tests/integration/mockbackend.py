@@ -16,6 +16,7 @@ import json
 import socket
 import struct
 import threading
+import time
 
 MAX_HEAD_BYTES = 64 * 1024
 MAX_BODY_BYTES = 1024 * 1024
@@ -155,6 +156,7 @@ class Request:
         self.header_lines = header_lines      # [(name, value)] as received
         self.raw_head = raw_head              # bytes, up to and including CRLFCRLF
         self.body = body
+        self.received_at = time.monotonic()   # when the head was complete
         self.headers = {}
         for name, value in header_lines:
             key = name.lower()

@@ -1,0 +1,543 @@
+/*
+ * metrics.c - the Prometheus registry (contract in metrics.h).
+ *
+ * At startup the config becomes a few small tables: endpoint labels
+ * (distinct configured paths, then "(none)"), request rows (label, method),
+ * backend-call rows (label, backend name), backend-name labels and
+ * upstream labels, each with its label values already escaped. A worker's
+ * block is one flat array of counters laid out family by family:
+ *
+ *   requests     nrows x 5 status classes
+ *   request hist nlabels x (14 buckets, +Inf, sum of microseconds)
+ *   calls        ncallrows x 9 outcomes
+ *   call hist    nnames x (14 buckets, +Inf, sum of microseconds)
+ *   upstreams    nupstreams x (open, idle)     gauges, stored not added
+ *
+ * Buckets are kept per bucket (one increment per observation) and made
+ * cumulative when rendered. The rows of an endpoint's configured method and
+ * the configured backends are always printed (0 until counted) so rate()
+ * sees the first increment; HEAD-on-GET and "(none)" rows appear once
+ * counted.
+ */
+#include "telemetry/metrics.h"
+
+#include "core/alloc.h"
+#include "telemetry/record.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef MD_VERSION
+#define MD_VERSION "0.0.0"
+#endif
+
+#define CACHE_LINE 64
+#define NCLASSES 5                               /* 1xx .. 5xx */
+#define HSLOTS (MD_METRICS_NBUCKETS + 2)         /* buckets, +Inf, sum (us) */
+#define NOUT MD_TM_NOUTCOMES
+/* One series' label pairs: config paths are at most 2 KiB, 4 KiB escaped. */
+#define LABELS_MAX 4400
+
+typedef atomic_uint_least64_t ctr_t;
+
+static const uint64_t bounds_us[MD_METRICS_NBUCKETS] = {
+    500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000, 2500000, 5000000, 10000000,
+};
+static const char *const bounds_text[MD_METRICS_NBUCKETS + 1] = {
+    "0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10",
+    "+Inf",
+};
+static const char *const classes[NCLASSES] = { "1xx", "2xx", "3xx", "4xx", "5xx" };
+
+/* Methods of requests that matched no endpoint; anything else is "other",
+ * so a client cannot create series. */
+static const char *const none_methods[] = { "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "other" };
+#define NNONE MD_ARRAY_LEN(none_methods)
+
+typedef struct req_row {
+    size_t label;
+    const char *method;         /* from the config's fixed list or none_methods */
+    bool primary;               /* an endpoint's configured method: always printed */
+} req_row_t;
+
+typedef struct call_row {
+    size_t label;
+    size_t name;
+} call_row_t;
+
+struct md_metrics {
+    const md_config_t *cfg;
+    int nworkers;
+    size_t stride;              /* counters per block: whole cache lines */
+    void *mem;
+    ctr_t *blocks;
+    size_t nlabels;             /* endpoint labels; the last one is "(none)" */
+    char **labels;
+    size_t *ep_label;           /* endpoint -> label */
+    size_t nrows;               /* request rows; the first NNONE are "(none)" */
+    req_row_t *rows;
+    size_t *ep_row, *ep_head_row; /* endpoint -> row (SIZE_MAX: no HEAD row) */
+    size_t nbackends;           /* all endpoints' backends; global = ep_first[e] + i */
+    size_t *ep_first;
+    size_t ncallrows;
+    call_row_t *callrows;
+    size_t *be_callrow;
+    size_t nnames;              /* distinct backend names */
+    char **names;
+    size_t *be_name;
+    size_t nupstreams;
+    char **upstreams;
+    size_t off_req, off_req_h, off_call, off_call_h, off_up;
+};
+
+/* ---- escaping ---- */
+
+int md_prom_escape(md_buf_t *out, const char *s, size_t n)
+{
+    size_t start = out->len;
+    for (size_t i = 0; i < n; i++) {
+        const char *esc = s[i] == '\\' ? "\\\\" : s[i] == '"' ? "\\\"" : s[i] == '\n' ? "\\n" : NULL;
+        int rc = esc ? md_buf_append(out, esc, 2) : md_buf_append_char(out, s[i]);
+        if (rc != MD_OK) {
+            out->len = start; /* all or nothing, like the JSON writer */
+            if (out->data)
+                out->data[start] = '\0';
+            return rc;
+        }
+    }
+    return MD_OK;
+}
+
+static char *escaped(const char *s)
+{
+    md_buf_t b;
+    md_buf_init(&b, 0);
+    md_prom_escape(&b, s, strlen(s));
+    if (b.len == 0) {
+        md_buf_free(&b);
+        return md_strdup("");
+    }
+    return md_buf_detach(&b, NULL);
+}
+
+/* ---- building the tables ---- */
+
+static void build_labels(md_metrics_t *m)
+{
+    const md_config_t *cfg = m->cfg;
+    const char **raw = md_calloc(cfg->nendpoints + 1, sizeof(*raw));
+    m->labels = md_calloc(cfg->nendpoints + 1, sizeof(*m->labels));
+    m->ep_label = md_calloc(cfg->nendpoints + 1, sizeof(*m->ep_label));
+    for (size_t e = 0; e < cfg->nendpoints; e++) {
+        const char *path = cfg->endpoints[e].path;
+        size_t l = 0;
+        while (l < m->nlabels && strcmp(raw[l], path) != 0)
+            l++;
+        if (l == m->nlabels) {
+            raw[l] = path;
+            m->labels[m->nlabels++] = escaped(path);
+        }
+        m->ep_label[e] = l;
+    }
+    m->labels[m->nlabels++] = md_strdup("(none)");
+    md_free(raw);
+}
+
+static size_t find_row(md_metrics_t *m, size_t label, const char *method, bool primary)
+{
+    for (size_t r = NNONE; r < m->nrows; r++) {
+        if (m->rows[r].label == label && strcmp(m->rows[r].method, method) == 0) {
+            m->rows[r].primary |= primary;
+            return r;
+        }
+    }
+    m->rows[m->nrows] = (req_row_t){ label, method, primary };
+    return m->nrows++;
+}
+
+static void build_rows(md_metrics_t *m)
+{
+    const md_config_t *cfg = m->cfg;
+    m->rows = md_calloc(NNONE + 2 * cfg->nendpoints, sizeof(*m->rows));
+    m->ep_row = md_calloc(cfg->nendpoints + 1, sizeof(*m->ep_row));
+    m->ep_head_row = md_calloc(cfg->nendpoints + 1, sizeof(*m->ep_head_row));
+    for (size_t k = 0; k < NNONE; k++)
+        m->rows[m->nrows++] = (req_row_t){ m->nlabels - 1, none_methods[k], false };
+    for (size_t e = 0; e < cfg->nendpoints; e++) {
+        const char *method = cfg->endpoints[e].method;
+        m->ep_row[e] = find_row(m, m->ep_label[e], method, true);
+        m->ep_head_row[e] = strcmp(method, "GET") == 0 ? find_row(m, m->ep_label[e], "HEAD", false) : SIZE_MAX;
+    }
+}
+
+typedef struct named {
+    const char *name;
+    size_t backend;
+} named_t;
+
+static int by_name(const void *a, const void *b)
+{
+    const named_t *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    return c ? c : (x->backend > y->backend) - (x->backend < y->backend);
+}
+
+/* Backend-name labels for the duration histogram: one per distinct name. */
+static void build_names(md_metrics_t *m, const char **bname)
+{
+    named_t *v = md_calloc(m->nbackends + 1, sizeof(*v));
+    for (size_t g = 0; g < m->nbackends; g++)
+        v[g] = (named_t){ bname[g], g };
+    qsort(v, m->nbackends, sizeof(*v), by_name);
+    m->names = md_calloc(m->nbackends + 1, sizeof(*m->names));
+    m->be_name = md_calloc(m->nbackends + 1, sizeof(*m->be_name));
+    for (size_t k = 0; k < m->nbackends; k++) {
+        if (k == 0 || strcmp(v[k].name, v[k - 1].name) != 0)
+            m->names[m->nnames++] = escaped(v[k].name);
+        m->be_name[v[k].backend] = m->nnames - 1;
+    }
+    md_free(v);
+}
+
+/* A backend of an endpoint whose label an earlier endpoint shares (GET and
+ * POST of one path) reuses that endpoint's row for the same name. */
+static size_t shared_callrow(const md_metrics_t *m, size_t e, const char *name)
+{
+    const md_config_t *cfg = m->cfg;
+    for (size_t j = 0; j < e; j++) {
+        if (m->ep_label[j] != m->ep_label[e])
+            continue;
+        for (size_t i = 0; i < cfg->endpoints[j].nbackends; i++)
+            if (strcmp(cfg->endpoints[j].backends[i].name, name) == 0)
+                return m->be_callrow[m->ep_first[j] + i];
+    }
+    return SIZE_MAX;
+}
+
+static void build_backends(md_metrics_t *m)
+{
+    const md_config_t *cfg = m->cfg;
+    m->ep_first = md_calloc(cfg->nendpoints + 1, sizeof(*m->ep_first));
+    for (size_t e = 0; e < cfg->nendpoints; e++) {
+        m->ep_first[e] = m->nbackends;
+        m->nbackends += cfg->endpoints[e].nbackends;
+    }
+    m->ep_first[cfg->nendpoints] = m->nbackends;
+    const char **bname = md_calloc(m->nbackends + 1, sizeof(*bname));
+    for (size_t e = 0; e < cfg->nendpoints; e++)
+        for (size_t i = 0; i < cfg->endpoints[e].nbackends; i++)
+            bname[m->ep_first[e] + i] = cfg->endpoints[e].backends[i].name;
+    build_names(m, bname);
+    m->callrows = md_calloc(m->nbackends + 1, sizeof(*m->callrows));
+    m->be_callrow = md_calloc(m->nbackends + 1, sizeof(*m->be_callrow));
+    for (size_t e = 0; e < cfg->nendpoints; e++) {
+        for (size_t i = 0; i < cfg->endpoints[e].nbackends; i++) {
+            size_t g = m->ep_first[e] + i;
+            size_t r = shared_callrow(m, e, bname[g]);
+            if (r == SIZE_MAX) {
+                r = m->ncallrows++;
+                m->callrows[r] = (call_row_t){ m->ep_label[e], m->be_name[g] };
+            }
+            m->be_callrow[g] = r;
+        }
+    }
+    md_free(bname);
+}
+
+static void build_blocks(md_metrics_t *m)
+{
+    size_t per_line = CACHE_LINE / sizeof(ctr_t);
+    m->off_req = 0;
+    m->off_req_h = m->off_req + m->nrows * NCLASSES;
+    m->off_call = m->off_req_h + m->nlabels * HSLOTS;
+    m->off_call_h = m->off_call + m->ncallrows * NOUT;
+    m->off_up = m->off_call_h + m->nnames * HSLOTS;
+    size_t n = m->off_up + m->nupstreams * 2;
+    m->stride = (n + per_line - 1) / per_line * per_line;
+    /* Zeroed memory is a valid zero for these lock-free atomics. */
+    m->mem = md_calloc((size_t)m->nworkers * m->stride * sizeof(ctr_t) + CACHE_LINE, 1);
+    uintptr_t p = ((uintptr_t)m->mem + CACHE_LINE - 1) & ~(uintptr_t)(CACHE_LINE - 1);
+    m->blocks = (ctr_t *)p;
+}
+
+md_metrics_t *md_metrics_new(const md_config_t *cfg, int nworkers)
+{
+    md_metrics_t *m = md_calloc(1, sizeof(*m));
+    m->cfg = cfg;
+    m->nworkers = nworkers > 0 ? nworkers : 1;
+    build_labels(m);
+    build_rows(m);
+    build_backends(m);
+    m->nupstreams = cfg->nupstreams;
+    m->upstreams = md_calloc(cfg->nupstreams + 1, sizeof(*m->upstreams));
+    for (size_t u = 0; u < cfg->nupstreams; u++)
+        m->upstreams[u] = escaped(cfg->upstreams[u].name);
+    build_blocks(m);
+    return m;
+}
+
+static void free_strings(char **v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        md_free(v[i]);
+    md_free(v);
+}
+
+void md_metrics_free(md_metrics_t *m)
+{
+    if (!m)
+        return;
+    free_strings(m->labels, m->nlabels);
+    free_strings(m->names, m->nnames);
+    free_strings(m->upstreams, m->nupstreams);
+    md_free(m->ep_label);
+    md_free(m->rows);
+    md_free(m->ep_row);
+    md_free(m->ep_head_row);
+    md_free(m->ep_first);
+    md_free(m->callrows);
+    md_free(m->be_callrow);
+    md_free(m->be_name);
+    md_free(m->mem);
+    md_free(m);
+}
+
+/* ---- the hot path ---- */
+
+static inline ctr_t *block_of(const md_metrics_t *m, int worker)
+{
+    return m->blocks + (size_t)worker * m->stride;
+}
+
+/* Single writer per block: load + store, no locked read-modify-write. */
+static inline void bump(ctr_t *c, uint64_t n)
+{
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n, memory_order_relaxed);
+}
+
+static inline void observe(ctr_t *h, uint64_t us)
+{
+    size_t b = 0;
+    while (b < MD_METRICS_NBUCKETS && us > bounds_us[b])
+        b++;
+    bump(&h[b], 1);
+    bump(&h[MD_METRICS_NBUCKETS + 1], us);
+}
+
+static bool str_is(md_str_t s, const char *lit)
+{
+    size_t n = strlen(lit);
+    return s.len == n && memcmp(s.ptr, lit, n) == 0;
+}
+
+static size_t row_of(const md_metrics_t *m, int ep, md_str_t method)
+{
+    if (ep >= 0 && (size_t)ep < m->cfg->nendpoints) {
+        if (str_is(method, m->rows[m->ep_row[ep]].method))
+            return m->ep_row[ep];
+        if (m->ep_head_row[ep] != SIZE_MAX && str_is(method, "HEAD"))
+            return m->ep_head_row[ep];
+    }
+    for (size_t k = 0; k < NNONE - 1; k++)
+        if (str_is(method, none_methods[k]))
+            return k;
+    return NNONE - 1;
+}
+
+void md_metrics_request(md_metrics_t *m, int worker, int endpoint, md_str_t method, int status,
+                        uint64_t duration_us)
+{
+    if (!m || worker < 0 || worker >= m->nworkers)
+        return;
+    bool matched = endpoint >= 0 && (size_t)endpoint < m->cfg->nendpoints;
+    size_t row = row_of(m, matched ? endpoint : -1, method);
+    int cls = status / 100 - 1;
+    cls = cls < 0 ? 0 : cls >= NCLASSES ? NCLASSES - 1 : cls;
+    ctr_t *b = block_of(m, worker);
+    bump(&b[m->off_req + row * NCLASSES + (size_t)cls], 1);
+    /* A request whose method only the "(none)" rows know keeps its timing
+     * with its rows' label. */
+    size_t label = m->rows[row].label;
+    observe(b + m->off_req_h + label * HSLOTS, duration_us);
+}
+
+void md_metrics_call(md_metrics_t *m, int worker, int endpoint, size_t backend, int outcome,
+                     uint64_t duration_us)
+{
+    if (!m || worker < 0 || worker >= m->nworkers || endpoint < 0 || (size_t)endpoint >= m->cfg->nendpoints)
+        return;
+    if (outcome < 0 || outcome >= NOUT || backend >= m->cfg->endpoints[endpoint].nbackends)
+        return;
+    size_t g = m->ep_first[endpoint] + backend;
+    ctr_t *b = block_of(m, worker);
+    bump(&b[m->off_call + m->be_callrow[g] * NOUT + (size_t)outcome], 1);
+    observe(b + m->off_call_h + m->be_name[g] * HSLOTS, duration_us);
+}
+
+void md_metrics_upstream(md_metrics_t *m, int worker, size_t upstream, uint32_t open, uint32_t idle)
+{
+    if (!m || worker < 0 || worker >= m->nworkers || upstream >= m->nupstreams)
+        return;
+    ctr_t *g = block_of(m, worker) + m->off_up + upstream * 2;
+    atomic_store_explicit(&g[0], open, memory_order_relaxed);
+    atomic_store_explicit(&g[1], idle, memory_order_relaxed);
+}
+
+/* ---- rendering ---- */
+
+#define TRY(x)                                                                                                 \
+    do {                                                                                                       \
+        int rc_ = (x);                                                                                         \
+        if (rc_ != MD_OK)                                                                                      \
+            return rc_;                                                                                        \
+    } while (0)
+
+static uint64_t total(const md_metrics_t *m, size_t off)
+{
+    uint64_t s = 0;
+    for (int w = 0; w < m->nworkers; w++)
+        s += atomic_load_explicit(&block_of(m, w)[off], memory_order_relaxed);
+    return s;
+}
+
+static int family(md_buf_t *out, const char *name, const char *type, const char *help)
+{
+    return md_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* One histogram series: buckets made cumulative, then _sum and _count.
+ * `labels` is the series' label pairs without braces. */
+static int histogram(md_buf_t *out, const char *name, const char *labels, uint64_t counts[HSLOTS])
+{
+    uint64_t cum = 0;
+    for (size_t b = 0; b <= MD_METRICS_NBUCKETS; b++) {
+        cum += counts[b];
+        TRY(md_buf_printf(out, "%s_bucket{%s,le=\"%s\"} %llu\n", name, labels, bounds_text[b],
+                          (unsigned long long)cum));
+    }
+    uint64_t sum = counts[MD_METRICS_NBUCKETS + 1];
+    TRY(md_buf_printf(out, "%s_sum{%s} %llu.%06llu\n", name, labels, (unsigned long long)(sum / 1000000),
+                      (unsigned long long)(sum % 1000000)));
+    return md_buf_printf(out, "%s_count{%s} %llu\n", name, labels, (unsigned long long)cum);
+}
+
+/* Sums one histogram slot range; returns the observation count. */
+static uint64_t sum_hist(const md_metrics_t *m, size_t off, uint64_t counts[HSLOTS])
+{
+    uint64_t n = 0;
+    for (size_t s = 0; s < HSLOTS; s++) {
+        counts[s] = total(m, off + s);
+        n += s <= MD_METRICS_NBUCKETS ? counts[s] : 0;
+    }
+    return n;
+}
+
+static int render_requests(const md_metrics_t *m, md_buf_t *out)
+{
+    TRY(family(out, "medley_requests_total", "counter",
+               "Requests answered, by endpoint (the configured path; (none) when no endpoint matched), method "
+               "and status class."));
+    for (size_t i = 0; i < m->nrows; i++) {
+        size_t r = (i + NNONE) % m->nrows; /* the configured rows first, "(none)" last */
+        const req_row_t *row = &m->rows[r];
+        for (size_t k = 0; k < NCLASSES; k++) {
+            uint64_t v = total(m, m->off_req + r * NCLASSES + k);
+            if (v || row->primary)
+                TRY(md_buf_printf(out,
+                                  "medley_requests_total{endpoint=\"%s\",method=\"%s\",status_class=\"%s\"} %llu\n",
+                                  m->labels[row->label], row->method, classes[k], (unsigned long long)v));
+        }
+    }
+    TRY(family(out, "medley_request_duration_seconds", "histogram",
+               "Time from a complete request head to the finished response, by endpoint."));
+    char labels[LABELS_MAX];
+    uint64_t counts[HSLOTS];
+    for (size_t l = 0; l < m->nlabels; l++) {
+        uint64_t n = sum_hist(m, m->off_req_h + l * HSLOTS, counts);
+        if (n == 0 && l == m->nlabels - 1)
+            continue; /* "(none)" only once counted */
+        int len = snprintf(labels, sizeof(labels), "endpoint=\"%s\"", m->labels[l]);
+        if (len < 0 || (size_t)len >= sizeof(labels))
+            return MD_ETOOBIG;
+        TRY(histogram(out, "medley_request_duration_seconds", labels, counts));
+    }
+    return MD_OK;
+}
+
+static int render_calls(const md_metrics_t *m, md_buf_t *out)
+{
+    TRY(family(out, "medley_backend_calls_total", "counter",
+               "Backend calls that ended, by endpoint, backend and outcome (ok or the failure kind)."));
+    for (size_t r = 0; r < m->ncallrows; r++) {
+        const call_row_t *row = &m->callrows[r];
+        for (int o = 0; o < NOUT; o++) {
+            uint64_t v = total(m, m->off_call + r * NOUT + (size_t)o);
+            TRY(md_buf_printf(out, "medley_backend_calls_total{endpoint=\"%s\",backend=\"%s\",outcome=\"%s\"} %llu\n",
+                              m->labels[row->label], m->names[row->name], md_tm_outcome_name((md_tm_outcome_t)o),
+                              (unsigned long long)v));
+        }
+    }
+    TRY(family(out, "medley_backend_duration_seconds", "histogram",
+               "Backend call durations (successful or not), by backend name."));
+    char labels[LABELS_MAX];
+    uint64_t counts[HSLOTS];
+    for (size_t k = 0; k < m->nnames; k++) {
+        sum_hist(m, m->off_call_h + k * HSLOTS, counts);
+        int len = snprintf(labels, sizeof(labels), "backend=\"%s\"", m->names[k]);
+        if (len < 0 || (size_t)len >= sizeof(labels))
+            return MD_ETOOBIG;
+        TRY(histogram(out, "medley_backend_duration_seconds", labels, counts));
+    }
+    return MD_OK;
+}
+
+static int render_gauges(const md_metrics_t *m, const md_metrics_gauges_t *g, md_buf_t *out)
+{
+    TRY(family(out, "medley_requests_in_flight", "gauge", "Requests being served."));
+    TRY(md_buf_printf(out, "medley_requests_in_flight %llu\n", (unsigned long long)g->requests_in_flight));
+    TRY(family(out, "medley_connections_open", "gauge", "Open client connections."));
+    TRY(md_buf_printf(out, "medley_connections_open %llu\n", (unsigned long long)g->connections_open));
+    TRY(family(out, "medley_upstream_connections", "gauge",
+               "Upstream keep-alive pool connections by upstream and state (open counts idle ones too)."));
+    for (size_t u = 0; u < m->nupstreams; u++) {
+        uint64_t open = total(m, m->off_up + u * 2), idle = total(m, m->off_up + u * 2 + 1);
+        TRY(md_buf_printf(out, "medley_upstream_connections{upstream=\"%s\",state=\"open\"} %llu\n",
+                          m->upstreams[u], (unsigned long long)open));
+        TRY(md_buf_printf(out, "medley_upstream_connections{upstream=\"%s\",state=\"idle\"} %llu\n",
+                          m->upstreams[u], (unsigned long long)idle));
+    }
+    if (g->has_access_log) {
+        TRY(family(out, "medley_access_log_dropped_total", "counter",
+                   "Access log lines dropped because the log buffer was full or the write failed."));
+        TRY(md_buf_printf(out, "medley_access_log_dropped_total %llu\n", (unsigned long long)g->access_log_dropped));
+    }
+    return MD_OK;
+}
+
+int md_metrics_render(const md_metrics_t *m, const md_metrics_gauges_t *g, md_buf_t *out)
+{
+    size_t start = out->len;
+    md_metrics_gauges_t none = { 0 };
+    int rc = family(out, "medley_build_info", "gauge", "medley's version; the value is always 1.");
+    if (rc == MD_OK) {
+        rc = md_buf_append_str(out, "medley_build_info{version=\"");
+        if (rc == MD_OK)
+            rc = md_prom_escape(out, MD_VERSION, strlen(MD_VERSION));
+        if (rc == MD_OK)
+            rc = md_buf_append_str(out, "\"} 1\n");
+    }
+    if (rc == MD_OK)
+        rc = render_requests(m, out);
+    if (rc == MD_OK)
+        rc = render_calls(m, out);
+    if (rc == MD_OK)
+        rc = render_gauges(m, g ? g : &none, out);
+    if (rc != MD_OK) {
+        out->len = start;
+        if (out->data)
+            out->data[start] = '\0';
+    }
+    return rc;
+}

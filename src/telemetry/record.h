@@ -1,0 +1,84 @@
+/*
+ * record.h - the per-request telemetry record: what happened to one client
+ * request, filled in by the gateway as it runs and read once when the
+ * request is finished (metrics, access log, Server-Timing).
+ *
+ * The record lives in the request's pool (one allocation, no malloc): the
+ * gateway makes it with md_tm_begin() (telemetry.h) as soon as the route is
+ * known and hangs it on md_http_req_t.telemetry, which the server's
+ * on_finish hook hands back. Tracing (part 2) adds its ids here, so every
+ * consumer sees one record per request and one per backend call.
+ */
+#ifndef MD_TELEMETRY_RECORD_H
+#define MD_TELEMETRY_RECORD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct md_telemetry md_telemetry_t;
+
+/* How a backend call ended. The first MD_TM_NOUTCOMES are the `outcome`
+ * label of medley_backend_calls_total (docs/config.md's failure kinds);
+ * the rest only describe calls that have no outcome of their own. */
+typedef enum md_tm_outcome {
+    MD_TM_OK,
+    MD_TM_TIMEOUT,
+    MD_TM_CONNECT,
+    MD_TM_RESET,
+    MD_TM_STATUS,
+    MD_TM_INVALID_JSON,
+    MD_TM_TOO_BIG,
+    MD_TM_OVERLOADED,
+    MD_TM_SHAPE,
+    MD_TM_NOUTCOMES,
+    MD_TM_CANCELLED = MD_TM_NOUTCOMES, /* the request ended first (shown as "cancelled") */
+    MD_TM_PENDING,                     /* started, not ended: reported as cancelled */
+    MD_TM_NOT_STARTED,                 /* never called (a bad parameter, say): not reported */
+} md_tm_outcome_t;
+
+/* One backend call of the request, indexed like the endpoint's backends. */
+typedef struct md_tm_call {
+    uint32_t duration_us;
+    uint16_t status;            /* HTTP status of the answer, 0 if none was read */
+    uint8_t outcome;            /* md_tm_outcome_t */
+} md_tm_call_t;
+
+typedef struct md_tm_req {
+    const md_telemetry_t *tm;
+    int endpoint;               /* index into cfg->endpoints, -1 when none matched */
+    bool incomplete;            /* an optional backend failed (X-Medley-Incomplete) */
+    uint64_t end_us;            /* monotonic end once known (md_now_us), else 0 */
+    uint32_t ncalls;
+    md_tm_call_t calls[];       /* the endpoint's backends */
+} md_tm_req_t;
+
+/* Marks call i as started. t may be NULL (telemetry off). */
+static inline void md_tm_call_start(md_tm_req_t *t, size_t i)
+{
+    if (t && i < t->ncalls)
+        t->calls[i].outcome = MD_TM_PENDING;
+}
+
+/* Records how call i ended. t may be NULL (telemetry off). */
+static inline void md_tm_call_end(md_tm_req_t *t, size_t i, int status, md_tm_outcome_t outcome,
+                                  uint64_t duration_us)
+{
+    if (!t || i >= t->ncalls)
+        return;
+    t->calls[i].status = status > 0 && status < 1000 ? (uint16_t)status : 0;
+    t->calls[i].outcome = (uint8_t)outcome;
+    t->calls[i].duration_us = duration_us > UINT32_MAX ? UINT32_MAX : (uint32_t)duration_us;
+}
+
+/* The outcome for a failure kind named as compose.c names them ("timeout",
+ * "invalid_json"...; NULL means success). Unknown kinds count as reset. */
+md_tm_outcome_t md_tm_outcome_of_kind(const char *kind);
+
+/* The outcome for an upstream error code (client.h): MD_OK is ok. */
+md_tm_outcome_t md_tm_outcome_of_error(int error);
+
+/* "ok", "timeout", ... "cancelled"; never NULL. */
+const char *md_tm_outcome_name(md_tm_outcome_t outcome);
+
+#endif

@@ -1,0 +1,371 @@
+/*
+ * telemetry.c - the per-request record's life (contract in telemetry.h):
+ * start, Server-Timing, and the finish that feeds the metrics and the
+ * access log; plus the strings both need, made once at startup (endpoint
+ * paths and backend names as JSON literals, backend names as Server-Timing
+ * tokens) so that nothing is escaped per request.
+ */
+#include "telemetry/telemetry.h"
+
+#include "core/alloc.h"
+#include "core/pool.h"
+#include "json/write.h"
+
+#include <string.h>
+#include <time.h>
+
+struct md_telemetry {
+    const md_config_t *cfg;
+    int nworkers;
+    md_metrics_t *metrics;      /* NULL: admin listener off */
+    md_accesslog_t *log;        /* NULL: access log off */
+    bool server_timing;
+    size_t nbackends;
+    size_t *ep_first;           /* endpoint -> global index of its first backend */
+    md_str_t *ep_json;          /* endpoint -> "\"/home\"" */
+    md_str_t *be_json;          /* backend -> "\"news\"" */
+    md_str_t *be_token;         /* backend -> Server-Timing metric name */
+};
+
+struct md_tm_worker {
+    md_telemetry_t *tm;
+    int index;
+    md_loop_t *loop;
+    md_timer_t tick;
+    int64_t wall_offset_us;     /* CLOCK_REALTIME - CLOCK_MONOTONIC, refreshed every tick */
+    md_tm_refresh_cb refresh;
+    void *arg;
+};
+
+/* ---- outcomes ---- */
+
+static const char *const outcome_names[] = {
+    [MD_TM_OK] = "ok",
+    [MD_TM_TIMEOUT] = "timeout",
+    [MD_TM_CONNECT] = "connect",
+    [MD_TM_RESET] = "reset",
+    [MD_TM_STATUS] = "status",
+    [MD_TM_INVALID_JSON] = "invalid_json",
+    [MD_TM_TOO_BIG] = "too_big",
+    [MD_TM_OVERLOADED] = "overloaded",
+    [MD_TM_SHAPE] = "shape",
+    [MD_TM_CANCELLED] = "cancelled",
+    [MD_TM_PENDING] = "cancelled",
+    [MD_TM_NOT_STARTED] = "not_started",
+};
+
+const char *md_tm_outcome_name(md_tm_outcome_t outcome)
+{
+    if ((size_t)outcome < MD_ARRAY_LEN(outcome_names))
+        return outcome_names[outcome];
+    return "reset";
+}
+
+md_tm_outcome_t md_tm_outcome_of_kind(const char *kind)
+{
+    if (!kind)
+        return MD_TM_OK;
+    for (int o = MD_TM_TIMEOUT; o < MD_TM_NOUTCOMES; o++)
+        if (strcmp(kind, outcome_names[o]) == 0)
+            return (md_tm_outcome_t)o;
+    /* compose.c's name for a malformed HTTP answer: the body was unusable. */
+    if (strcmp(kind, "invalid_response") == 0)
+        return MD_TM_INVALID_JSON;
+    return MD_TM_RESET;
+}
+
+md_tm_outcome_t md_tm_outcome_of_error(int error)
+{
+    switch (error) {
+    case MD_OK: return MD_TM_OK;
+    case MD_ETIMEDOUT: return MD_TM_TIMEOUT;
+    case MD_ECONNECT: return MD_TM_CONNECT;
+    case MD_ETOOBIG: return MD_TM_TOO_BIG;
+    case MD_EINVAL: return MD_TM_INVALID_JSON;
+    case MD_AGAIN: return MD_TM_OVERLOADED;
+    case MD_ECANCELED: return MD_TM_CANCELLED;
+    default: return MD_TM_RESET;
+    }
+}
+
+/* ---- startup strings ---- */
+
+static md_str_t json_literal(const char *s)
+{
+    md_buf_t b;
+    md_buf_init(&b, 0);
+    md_json_write_string(&b, s, strlen(s));
+    size_t len = 0;
+    char *p = md_buf_detach(&b, &len);
+    return (md_str_t){ p, len };
+}
+
+static bool is_tchar(unsigned char ch)
+{
+    if ((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z'))
+        return true;
+    return ch && strchr("!#$%&'*+-.^_`|~", ch) != NULL;
+}
+
+/* A Server-Timing metric name is a token: anything else becomes '_'. */
+static md_str_t token_of(const char *s)
+{
+    size_t n = strlen(s);
+    char *p = md_malloc(n + 8);
+    if (n == 0) {
+        memcpy(p, "backend", 8);
+        return (md_str_t){ p, 7 };
+    }
+    for (size_t i = 0; i < n; i++)
+        p[i] = is_tchar((unsigned char)s[i]) ? s[i] : '_';
+    p[n] = '\0';
+    return (md_str_t){ p, n };
+}
+
+static void build_strings(md_telemetry_t *tm)
+{
+    const md_config_t *cfg = tm->cfg;
+    tm->ep_first = md_calloc(cfg->nendpoints + 1, sizeof(*tm->ep_first));
+    tm->ep_json = md_calloc(cfg->nendpoints + 1, sizeof(*tm->ep_json));
+    for (size_t e = 0; e < cfg->nendpoints; e++) {
+        tm->ep_first[e] = tm->nbackends;
+        tm->nbackends += cfg->endpoints[e].nbackends;
+        tm->ep_json[e] = json_literal(cfg->endpoints[e].path);
+    }
+    tm->be_json = md_calloc(tm->nbackends + 1, sizeof(*tm->be_json));
+    tm->be_token = md_calloc(tm->nbackends + 1, sizeof(*tm->be_token));
+    for (size_t e = 0; e < cfg->nendpoints; e++) {
+        for (size_t i = 0; i < cfg->endpoints[e].nbackends; i++) {
+            const char *name = cfg->endpoints[e].backends[i].name;
+            tm->be_json[tm->ep_first[e] + i] = json_literal(name ? name : "");
+            tm->be_token[tm->ep_first[e] + i] = token_of(name ? name : "");
+        }
+    }
+}
+
+/* ---- the telemetry object ---- */
+
+md_telemetry_t *md_telemetry_new(const md_config_t *cfg, int nworkers, char *err, size_t errlen)
+{
+    const md_telemetry_conf_t *tc = &cfg->telemetry;
+    md_telemetry_t *tm = md_calloc(1, sizeof(*tm));
+    tm->cfg = cfg;
+    tm->nworkers = nworkers > 0 ? nworkers : 1;
+    tm->server_timing = tc->server_timing;
+    if (tc->log_target != MD_LOG_OFF && tc->log_sample > 0) {
+        tm->log = md_accesslog_open(tc, tm->nworkers, err, errlen);
+        if (!tm->log) {
+            md_free(tm);
+            return NULL;
+        }
+    }
+    if (tc->admin_on)
+        tm->metrics = md_metrics_new(cfg, tm->nworkers);
+    build_strings(tm);
+    return tm;
+}
+
+static void free_strs(md_str_t *v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        md_free((char *)v[i].ptr);
+    md_free(v);
+}
+
+void md_telemetry_free(md_telemetry_t *tm)
+{
+    if (!tm)
+        return;
+    md_accesslog_close(tm->log);
+    md_metrics_free(tm->metrics);
+    free_strs(tm->ep_json, tm->cfg->nendpoints);
+    free_strs(tm->be_json, tm->nbackends);
+    free_strs(tm->be_token, tm->nbackends);
+    md_free(tm->ep_first);
+    md_free(tm);
+}
+
+bool md_telemetry_active(const md_telemetry_t *tm)
+{
+    return tm && (tm->metrics || tm->log || tm->server_timing);
+}
+
+md_metrics_t *md_telemetry_metrics(const md_telemetry_t *tm)
+{
+    return tm ? tm->metrics : NULL;
+}
+
+md_accesslog_t *md_telemetry_log(const md_telemetry_t *tm)
+{
+    return tm ? tm->log : NULL;
+}
+
+/* ---- workers ---- */
+
+static int64_t wall_offset(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t wall = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+    return wall - (int64_t)md_now_us();
+}
+
+static void on_tick(md_timer_t *t)
+{
+    md_tm_worker_t *tw = t->data;
+    tw->wall_offset_us = wall_offset();
+    if (tw->refresh && tw->tm->metrics)
+        tw->refresh(tw, tw->arg);
+    md_accesslog_flush(tw->tm->log, tw->index);
+    md_timer_start(tw->loop, &tw->tick, MD_TM_TICK_MS);
+}
+
+md_tm_worker_t *md_tm_worker_new(md_telemetry_t *tm, int index, md_loop_t *loop, md_tm_refresh_cb refresh,
+                                 void *arg)
+{
+    if (!tm || index < 0 || index >= tm->nworkers)
+        return NULL;
+    md_tm_worker_t *tw = md_calloc(1, sizeof(*tw));
+    tw->tm = tm;
+    tw->index = index;
+    tw->loop = loop;
+    tw->refresh = refresh;
+    tw->arg = arg;
+    tw->wall_offset_us = wall_offset();
+    if (refresh && tm->metrics)
+        refresh(tw, arg);
+    md_timer_init(&tw->tick, on_tick, tw);
+    md_timer_start(loop, &tw->tick, MD_TM_TICK_MS);
+    return tw;
+}
+
+void md_tm_worker_free(md_tm_worker_t *tw)
+{
+    if (!tw)
+        return;
+    md_timer_stop(tw->loop, &tw->tick);
+    md_accesslog_flush(tw->tm->log, tw->index);
+    md_free(tw);
+}
+
+void md_tm_set_upstream(md_tm_worker_t *tw, size_t upstream, uint32_t open, uint32_t idle)
+{
+    if (tw)
+        md_metrics_upstream(tw->tm->metrics, tw->index, upstream, open, idle);
+}
+
+/* ---- per request ---- */
+
+md_tm_req_t *md_tm_begin(const md_telemetry_t *tm, md_http_req_t *req, int endpoint)
+{
+    if (!tm)
+        return NULL;
+    bool known = endpoint >= 0 && (size_t)endpoint < tm->cfg->nendpoints;
+    size_t n = known ? tm->cfg->endpoints[endpoint].nbackends : 0;
+    md_tm_req_t *t = md_pool_alloc(req->pool, sizeof(*t) + n * sizeof(md_tm_call_t));
+    t->tm = tm;
+    t->endpoint = known ? endpoint : -1;
+    t->incomplete = false;
+    t->end_us = 0;
+    t->ncalls = (uint32_t)n;
+    for (size_t i = 0; i < n; i++)
+        t->calls[i] = (md_tm_call_t){ 0, 0, MD_TM_NOT_STARTED };
+    req->telemetry = t;
+    return t;
+}
+
+/* Milliseconds with one decimal, rounded: 3149 us -> "3.1". */
+static char *put_tenths(char *p, uint64_t us)
+{
+    uint64_t tenths = (us + 50) / 100;
+    char tmp[24];
+    int n = 0;
+    uint64_t whole = tenths / 10;
+    do
+        tmp[n++] = (char)('0' + whole % 10);
+    while ((whole /= 10) != 0);
+    while (n)
+        *p++ = tmp[--n];
+    *p++ = '.';
+    *p++ = (char)('0' + tenths % 10);
+    return p;
+}
+
+char *md_tm_server_timing(md_tm_req_t *t, md_http_req_t *req, size_t *len)
+{
+    if (!t || !t->tm->server_timing)
+        return NULL;
+    const md_telemetry_t *tm = t->tm;
+    t->end_us = md_now_us();
+    size_t first = t->ncalls ? tm->ep_first[t->endpoint] : 0, cap = 48;
+    for (size_t i = 0; i < t->ncalls; i++)
+        cap += tm->be_token[first + i].len + 40;
+    char *s = md_pool_alloc(req->pool, cap), *p = s;
+    for (size_t i = 0; i < t->ncalls; i++) {
+        if (t->calls[i].outcome >= MD_TM_NOUTCOMES)
+            continue; /* not started, or cut short: no duration of its own */
+        const md_str_t *name = &tm->be_token[first + i];
+        memcpy(p, name->ptr, name->len);
+        p += name->len;
+        memcpy(p, ";dur=", 5);
+        p = put_tenths(p + 5, t->calls[i].duration_us);
+        memcpy(p, ", ", 2);
+        p += 2;
+    }
+    memcpy(p, "total;dur=", 10);
+    p = put_tenths(p + 10, t->end_us > req->start_us ? t->end_us - req->start_us : 0);
+    *p = '\0';
+    *len = (size_t)(p - s);
+    return s;
+}
+
+static void log_request(md_tm_worker_t *tw, md_http_req_t *req, const md_http_done_t *done, const md_tm_req_t *t,
+                        uint64_t end_us, uint64_t duration_us)
+{
+    const md_telemetry_t *tm = tw->tm;
+    md_log_call_t calls[MD_TM_MAX_CALLS];
+    size_t n = 0, first = t && t->ncalls ? tm->ep_first[t->endpoint] : 0;
+    for (size_t i = 0; t && i < t->ncalls && n < MD_TM_MAX_CALLS; i++) {
+        const md_tm_call_t *k = &t->calls[i];
+        if (k->outcome == MD_TM_NOT_STARTED)
+            continue;
+        calls[n++] = (md_log_call_t){ tm->be_json[first + i], k->status,
+                                      md_tm_outcome_name((md_tm_outcome_t)k->outcome), k->duration_us };
+    }
+    char client[64];
+    md_http_client_addr(req, client, sizeof(client));
+    int64_t wall = (int64_t)end_us + tw->wall_offset_us;
+    md_log_entry_t e = {
+        .wall_us = wall > 0 ? (uint64_t)wall : 0,
+        .method = req->method,
+        .path = req->path,
+        .status = done->status,
+        .bytes = done->body_bytes,
+        .duration_us = duration_us,
+        .client = client,
+        .endpoint_json = t && t->endpoint >= 0 ? tm->ep_json[t->endpoint] : (md_str_t){ NULL, 0 },
+        .calls = calls,
+        .ncalls = n,
+        .incomplete = t && t->incomplete,
+    };
+    md_accesslog_write(tm->log, tw->index, &e);
+}
+
+void md_tm_finish(md_tm_worker_t *tw, md_http_req_t *req, const md_http_done_t *done)
+{
+    if (!tw)
+        return;
+    const md_telemetry_t *tm = tw->tm;
+    const md_tm_req_t *t = req->telemetry;
+    int ep = t ? t->endpoint : -1;
+    uint64_t end = t && t->end_us ? t->end_us : md_now_us();
+    uint64_t dur = end > req->start_us ? end - req->start_us : 0;
+    if (tm->metrics) {
+        md_metrics_request(tm->metrics, tw->index, ep, req->method, done->status, dur);
+        for (size_t i = 0; t && i < t->ncalls; i++)
+            if (t->calls[i].outcome < MD_TM_NOUTCOMES)
+                md_metrics_call(tm->metrics, tw->index, ep, i, t->calls[i].outcome, t->calls[i].duration_us);
+    }
+    if (tm->log && md_accesslog_wants(tm->log, tw->index, done->status))
+        log_request(tw, req, done, t, end, dur);
+}

@@ -1,0 +1,81 @@
+/*
+ * telemetry.h - what medley reports about itself, tied together: the
+ * Prometheus registry (metrics.h), the access log (accesslog.h) and the
+ * Server-Timing header, fed from one per-request record (record.h).
+ *
+ * md_telemetry_t is made once from the config. The gateway gives each
+ * worker an md_tm_worker_t (its slot in the registry and the log, and a 1 s
+ * tick that refreshes gauges and flushes the log buffer), starts a record
+ * per request with md_tm_begin(), fills in each backend call, and passes
+ * the finished request to md_tm_finish() from the server's on_finish hook.
+ *
+ * Cost per request: the record in the request pool, one clock read at the
+ * end (shared with Server-Timing), a few relaxed counter stores, and, when
+ * logged, one line formatted into a per-worker buffer. No lock, no malloc,
+ * no syscall.
+ */
+#ifndef MD_TELEMETRY_TELEMETRY_H
+#define MD_TELEMETRY_TELEMETRY_H
+
+#include "config/config.h"
+#include "core/loop.h"
+#include "http/server.h"
+#include "telemetry/accesslog.h"
+#include "telemetry/metrics.h"
+#include "telemetry/record.h"
+
+#define MD_TM_TICK_MS 1000      /* gauge refresh and log flush period */
+#define MD_TM_MAX_CALLS 64      /* backend calls a log line lists */
+
+typedef struct md_tm_worker md_tm_worker_t;
+
+/* Builds what cfg asks for: metrics when the admin listener is on, the
+ * access log (opened here, so call with the shutdown signals blocked) when
+ * it is not off, Server-Timing when enabled. cfg is borrowed for the
+ * telemetry's life. NULL with a message in err (an unopenable log file). */
+md_telemetry_t *md_telemetry_new(const md_config_t *cfg, int nworkers, char *err, size_t errlen);
+
+/* Writes out the log and frees everything; the workers must have stopped.
+ * NULL is ignored. */
+void md_telemetry_free(md_telemetry_t *tm);
+
+/* False when there is nothing to record (metrics, log and Server-Timing all
+ * off): the gateway then skips the records altogether. */
+bool md_telemetry_active(const md_telemetry_t *tm);
+
+/* The parts, or NULL when off. */
+md_metrics_t *md_telemetry_metrics(const md_telemetry_t *tm);
+md_accesslog_t *md_telemetry_log(const md_telemetry_t *tm);
+
+/* Gauges a worker refreshes on each tick (the gateway's upstream pools):
+ * called on the worker thread with the worker's md_tm_worker_t. */
+typedef void (*md_tm_refresh_cb)(md_tm_worker_t *tw, void *arg);
+
+/* Per-worker state for worker `index` (< nworkers) on its loop; starts the
+ * tick. NULL if index is out of range. */
+md_tm_worker_t *md_tm_worker_new(md_telemetry_t *tm, int index, md_loop_t *loop, md_tm_refresh_cb refresh,
+                                 void *arg);
+
+/* Stops the tick and frees the worker state (its unflushed log lines stay
+ * with the log until md_telemetry_free). NULL is ignored. */
+void md_tm_worker_free(md_tm_worker_t *tw);
+
+/* Sets the worker's pool gauges of upstream i (from the refresh callback). */
+void md_tm_set_upstream(md_tm_worker_t *tw, size_t upstream, uint32_t open, uint32_t idle);
+
+/* Starts the request's record in its pool and hangs it on req->telemetry.
+ * `endpoint` is an index into cfg->endpoints or -1 (no match). Returns the
+ * record, or NULL when tm is NULL. */
+md_tm_req_t *md_tm_begin(const md_telemetry_t *tm, md_http_req_t *req, int endpoint);
+
+/* The Server-Timing value for the request's ended calls plus total
+ * ("news;dur=3.1, events;dur=2.4, total;dur=4.0"), NUL-terminated in the
+ * request pool; also fixes the record's end time. NULL when the header is
+ * off or t is NULL. */
+char *md_tm_server_timing(md_tm_req_t *t, md_http_req_t *req, size_t *len);
+
+/* The server's on_finish: counts the request and its calls, writes its log
+ * line. tw may be NULL (the worker has no telemetry). */
+void md_tm_finish(md_tm_worker_t *tw, md_http_req_t *req, const md_http_done_t *done);
+
+#endif
