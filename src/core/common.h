@@ -61,6 +61,10 @@ typedef struct md_header {
  * errlen 0: nothing is written). Truncates, always NUL-terminates. */
 void md_seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* Writes v in decimal at p (at most 20 bytes, no NUL) and returns the
+ * byte after it. For hot paths that build text without printf. */
+char *md_put_u64(char *p, uint64_t v);
+
 /* Case-insensitive comparison of a header name with a NUL-terminated one. */
 bool md_header_name_is(const md_header_t *h, const char *name);
 

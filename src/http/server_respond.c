@@ -332,17 +332,6 @@ static char *put(char *p, const char *s, size_t n)
 
 #define PUT_LIT(p, lit) put((p), (lit), sizeof(lit) - 1)
 
-static char *put_u64(char *p, uint64_t v)
-{
-    char tmp[20];
-    int n = 0;
-    do
-        tmp[n++] = (char)('0' + v % 10);
-    while ((v /= 10) != 0);
-    while (n)
-        *p++ = tmp[--n];
-    return p;
-}
 
 /* Queues the status line and headers. `clen` is used with FR_LENGTH. */
 static int queue_head(md_srv_conn_t *c, int status, const md_header_t *hs, size_t n,
@@ -359,7 +348,7 @@ static int queue_head(md_srv_conn_t *c, int status, const md_header_t *hs, size_
         return MD_ETOOBIG;
     char *start = p;
     p = PUT_LIT(p, "HTTP/1.1 ");
-    p = put_u64(p, (uint64_t)status);
+    p = md_put_u64(p, (uint64_t)status);
     *p++ = ' ';
     p = put(p, reason, rlen);
     p = PUT_LIT(p, "\r\nServer: medley\r\nDate: ");
@@ -380,7 +369,7 @@ static int queue_head(md_srv_conn_t *c, int status, const md_header_t *hs, size_
     }
     if (fr == MD_SRV_FR_LENGTH) {
         p = PUT_LIT(p, "Content-Length: ");
-        p = put_u64(p, clen);
+        p = md_put_u64(p, clen);
         p = PUT_LIT(p, "\r\n");
     } else if (fr == MD_SRV_FR_CHUNKED) {
         p = PUT_LIT(p, "Transfer-Encoding: chunked\r\n");

@@ -57,17 +57,6 @@ struct md_accesslog {
 
 /* ---- the line ---- */
 
-static char *put_u64(char *p, uint64_t v)
-{
-    char tmp[20];
-    int n = 0;
-    do
-        tmp[n++] = (char)('0' + v % 10);
-    while ((v /= 10) != 0);
-    while (n)
-        *p++ = tmp[--n];
-    return p;
-}
 
 static char *put_digits(char *p, unsigned v, int width)
 {
@@ -79,7 +68,7 @@ static char *put_digits(char *p, unsigned v, int width)
 /* Microseconds as milliseconds with three decimals: 4012 -> "4.012". */
 static char *put_ms(char *p, uint64_t us)
 {
-    p = put_u64(p, us / 1000);
+    p = md_put_u64(p, us / 1000);
     *p++ = '.';
     return put_digits(p, (unsigned)(us % 1000), 3);
 }
@@ -134,7 +123,7 @@ static int put_status(md_buf_t *b, int status)
     char tmp[24];
     if (status <= 0)
         return md_buf_append(b, "null", 4);
-    return md_buf_append(b, tmp, (size_t)(put_u64(tmp, (uint64_t)status) - tmp));
+    return md_buf_append(b, tmp, (size_t)(md_put_u64(tmp, (uint64_t)status) - tmp));
 }
 
 static int format_call(md_buf_t *b, const md_log_call_t *k)
@@ -181,7 +170,7 @@ static int format_head(md_buf_t *b, const md_log_entry_t *e)
         rc = put_lit(b, ",\"status\":");
     if (rc == MD_OK)
         rc = put_status(b, e->status);
-    p = put_u64(tmp, e->bytes);
+    p = md_put_u64(tmp, e->bytes);
     memcpy(p, ",\"duration_ms\":", 15);
     p = put_ms(p + 15, e->duration_us);
     if (rc == MD_OK)
