@@ -6,20 +6,12 @@
 
 #include <string.h>
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return 0; /* cannot happen: the scanner checked every escape */
-}
 
 static unsigned long hex4(const char *p)
 {
-    return (unsigned long)(hexval(p[0]) << 12 | hexval(p[1]) << 8 | hexval(p[2]) << 4 | hexval(p[3]));
+    /* The scanner checked every escape: all four are hex digits. */
+    return (unsigned long)(md_hex_value((unsigned char)p[0]) << 12 | md_hex_value((unsigned char)p[1]) << 8 |
+                           md_hex_value((unsigned char)p[2]) << 4 | md_hex_value((unsigned char)p[3]));
 }
 
 static void put_utf8(md_buf_t *out, unsigned long cp)

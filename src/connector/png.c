@@ -129,17 +129,13 @@ static bool in_mark(pt_t p)
     return false;
 }
 
-static int hexval(char c)
-{
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
 
 static bool parse_color(const char *s, uint8_t rgb[3])
 {
     if (!s || strlen(s) != 7 || s[0] != '#')
         return false;
     for (int i = 0; i < 3; i++) {
-        int hi = hexval(s[1 + 2 * i]), lo = hexval(s[2 + 2 * i]);
+        int hi = md_hex_value((unsigned char)s[1 + 2 * i]), lo = md_hex_value((unsigned char)s[2 + 2 * i]);
         if (hi < 0 || lo < 0)
             return false;
         rgb[i] = (uint8_t)(hi * 16 + lo);

@@ -61,6 +61,18 @@ typedef struct md_header {
  * errlen 0: nothing is written). Truncates, always NUL-terminates. */
 void md_seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* The value of a hexadecimal digit, or -1 if c is not one. */
+static inline int md_hex_value(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 /* Writes v in decimal at p (at most 20 bytes, no NUL) and returns the
  * byte after it. For hot paths that build text without printf. */
 char *md_put_u64(char *p, uint64_t v);

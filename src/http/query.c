@@ -11,16 +11,6 @@
 #include <string.h>
 
 /* Value of a hex digit, or -1. */
-static int hex_value(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 int md_percent_decode(const char *src, size_t len, bool plus_is_space, char *dst, size_t *dlen)
 {
@@ -30,8 +20,8 @@ int md_percent_decode(const char *src, size_t len, bool plus_is_space, char *dst
         if (c == '%') {
             if (len - i < 3)
                 return MD_EINVAL;
-            int hi = hex_value((unsigned char)src[i + 1]);
-            int lo = hex_value((unsigned char)src[i + 2]);
+            int hi = md_hex_value((unsigned char)src[i + 1]);
+            int lo = md_hex_value((unsigned char)src[i + 2]);
             if (hi < 0 || lo < 0)
                 return MD_EINVAL;
             c = (unsigned char)(hi << 4 | lo);
