@@ -73,6 +73,18 @@ static inline int md_hex_value(unsigned char c)
     return -1;
 }
 
+/* Marsaglia's xorshift64 (13, 7, 17): advances *state (never 0) and returns
+ * its high 32 bits. Not for secrets; for sampling and demo data. */
+static inline uint32_t md_xorshift32(uint64_t *state)
+{
+    uint64_t x = *state;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    *state = x;
+    return (uint32_t)(x >> 32);
+}
+
 /* Writes v in decimal at p (at most 20 bytes, no NUL) and returns the
  * byte after it. For hot paths that build text without printf. */
 char *md_put_u64(char *p, uint64_t v);

@@ -32,15 +32,10 @@ static void rng_seed(rng_t *r, uint64_t seed)
     r->s = seed ? seed : 0x6d65646c6579ull; /* "medley" */
 }
 
-/* Marsaglia's xorshift64 (13, 7, 17): tiny, and good enough to pick words. */
+/* xorshift64: tiny, and good enough to pick words. */
 static uint32_t rng_next(rng_t *r)
 {
-    uint64_t x = r->s;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    r->s = x;
-    return (uint32_t)(x >> 32);
+    return md_xorshift32(&r->s);
 }
 
 static size_t rng_below(rng_t *r, size_t n)

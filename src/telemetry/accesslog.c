@@ -383,12 +383,7 @@ void md_accesslog_close(md_accesslog_t *log)
 
 static uint32_t draw(lw_t *w)
 {
-    uint64_t x = w->rng;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    w->rng = x;
-    return (uint32_t)(x >> 32);
+    return md_xorshift32(&w->rng);
 }
 
 bool md_accesslog_wants(md_accesslog_t *log, int worker, int status)
