@@ -20,7 +20,7 @@ CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wpointer-arith
            -Wstrict-prototypes -Wmissing-prototypes -fno-strict-aliasing -pthread \
            -Isrc $(SAN)
 LDFLAGS += -pthread $(SAN)
-LDLIBS  += -lyaml -lz
+LDLIBS  += -lyaml -lz -lhiredis -lcrypto -lcrypt -lm
 
 SRC     := $(shell find src -name '*.c' ! -path 'src/main.c' | sort)
 OBJ     := $(SRC:%.c=$(BUILD)/obj/%.o)
@@ -121,7 +121,7 @@ fuzz:
 	$(MAKE) BUILD=build-fuzz CC=clang OPT=-O1 SAN="$(FUZZ_SAN)" build-fuzz/libmedley.a
 	for f in $(FUZZ_SRC); do \
 	  clang -O1 -g -std=c11 -D_GNU_SOURCE -Isrc -fsanitize=fuzzer,address,undefined \
-	    -o build-fuzz/$$(basename $$f .c) $$f build-fuzz/libmedley.a -lyaml -lz -pthread || exit 1; \
+	    -o build-fuzz/$$(basename $$f .c) $$f build-fuzz/libmedley.a $(LDLIBS) -pthread || exit 1; \
 	done
 
 # Replays every fuzz corpus (regression inputs) through its driver: no fuzzing.

@@ -31,6 +31,9 @@ NOISE_PCT=${NOISE_PCT:-20}       # other% above this marks a row as noisy
 READY_S=${READY_S:-20}           # seconds a server has to start answering
 MEDLEY_BIN=${MEDLEY_BIN:-$ROOT/build/medley}
 MEDLEY_CONF=${MEDLEY_CONF:-$ROOT/examples/home-feed/medley.yaml}
+# medley-cache: news and events cached, the card cached per user unless CARD_TTL=off
+MEDLEY_CACHED_CONF=${MEDLEY_CACHED_CONF:-$ROOT/examples/home-feed/medley-cached.yaml}
+CARD_TTL=${CARD_TTL:-60s}
 USER_ID=42                       # every /home load request asks for this user
 
 NEWS_PORT=18181
@@ -40,11 +43,11 @@ NEWS_URL=http://127.0.0.1:$NEWS_PORT
 EVENTS_URL=http://127.0.0.1:$EVENTS_PORT
 HR_URL=http://127.0.0.1:$HR_PORT
 
-PEERS=(direct nginx-proxy nginx-lua node-fastify medley)
+PEERS=(direct nginx-proxy nginx-lua node-fastify medley medley-cache)
 declare -A PEER_PORT=([direct]=$NEWS_PORT [nginx-lua]=18190 [node-fastify]=18191
-                      [nginx-proxy]=18192 [medley]=18194)
+                      [nginx-proxy]=18192 [medley]=18194 [medley-cache]=18195)
 declare -A KINDS=([direct]="raw" [nginx-proxy]="raw" [nginx-lua]="raw home"
-                  [node-fastify]="raw home" [medley]="raw home")
+                  [node-fastify]="raw home" [medley]="raw home" [medley-cache]="home")
 
 die() { echo "run.sh: $*" >&2; exit 1; }
 say() { echo "== $*"; }
@@ -330,7 +333,9 @@ start_peer() {  # name
     nginx-proxy)  start_nginx "$1" nginx-proxy.conf.in "$port" ;;
     nginx-lua)    start_nginx "$1" nginx-lua.conf.in "$port" ;;
     node-fastify) start_group "$1" "${env[@]}" NODE_ENV=production node "$BENCH/node/peer.js" ;;
-    medley)       start_group "$1" "${env[@]}" "$MEDLEY_BIN" run -c "$MEDLEY_CONF" --workers 2 ;;
+    medley)       start_group "$1" "${env[@]}" "$MEDLEY_BIN" run -c "$MEDLEY_CONF" --workers 2 --admin-port 0 ;;
+    medley-cache) start_group "$1" "${env[@]}" CARD_TTL="$CARD_TTL" "$MEDLEY_BIN" run -c "$MEDLEY_CACHED_CONF" \
+                    --workers 2 --admin-port 0 ;;
   esac
   wait_ready "$1" "$port"
 }
@@ -541,6 +546,8 @@ print_ratios() {
   ratio_line "medley /home / nginx-lua /home" medley/home nginx-lua/home "$t_home"
   ratio_line "medley /home / node-fastify /home" medley/home node-fastify/home ""
   ratio_line "medley /news-raw / nginx-proxy /news-raw" medley/raw nginx-proxy/raw "$t_raw"
+  ratio_line "medley-cache /home / nginx-lua /home" medley-cache/home nginx-lua/home "$([ "$DELAY_MS" = 0 ] && echo 3.0)"
+  ratio_line "medley-cache /home / direct /news" medley-cache/home direct/raw "$([ "$DELAY_MS" = 0 ] && echo 0.5)"
   if [ "$DELAY_MS" -gt 0 ] && [ -n "${P50[medley/home]:-}" ] && [ "${P50[medley/home]}" != - ]; then
     awk -v d="$DELAY_MS" -v p50="${P50[medley/home]}" -v p99="${P99[medley/home]}" 'BEGIN {
       printf "  %-42s p50 %.2f ms, p99 %.2f ms", "medley /home latency at delay " d " ms", p50, p99

@@ -160,7 +160,7 @@ static int start_admin(const md_config_t *cfg, md_admin_t *a, md_server_t *srv)
         return MD_ERR;
     const char *host = cfg->telemetry.admin_host;
     bool v6 = strchr(host, ':') != NULL;
-    fprintf(stderr, "medley: admin on http://%s%s%s:%u (/metrics, /healthz, /readyz)\n", v6 ? "[" : "", host,
+    fprintf(stderr, "medley: admin on http://%s%s%s:%u (/metrics, /healthz, /readyz, /cache/purge)\n", v6 ? "[" : "", host,
             v6 ? "]" : "", md_admin_port(a));
     return MD_OK;
 }
@@ -217,6 +217,11 @@ static int serve(md_config_t *cfg, const opts_t *o, void (*banner)(uint16_t port
     if (open_admin(cfg, tm, &admin) != MD_OK) {
         teardown(NULL, NULL, gw, tm);
         return 1;
+    }
+    if (admin) {
+        md_admin_route_t route;
+        md_gateway_admin_route(gw, &route);
+        md_admin_set_route(admin, &route);
     }
     md_server_hooks_t hooks;
     md_gateway_hooks(gw, &hooks);

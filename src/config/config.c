@@ -60,6 +60,7 @@ static void free_strings(char **v, size_t n)
 
 static void free_backend(md_backend_conf_t *b)
 {
+    md_cfg_cache_policy_free(&b->cache);
     md_free(b->name);
     md_free(b->upstream);
     md_free(b->method);
@@ -117,6 +118,7 @@ static void free_endpoint(md_endpoint_conf_t *e)
     }
     md_free(e->params);
     free_response(&e->response);
+    md_cfg_cache_policy_free(&e->cache);
     for (size_t i = 0; e->backends && i < e->nbackends; i++)
         free_backend(&e->backends[i]);
     md_free(e->backends);
@@ -145,6 +147,11 @@ void md_config_free(md_config_t *cfg)
     md_free(cfg->listen_host);
     md_free(cfg->telemetry.admin_host);
     md_free(cfg->telemetry.log_path);
+    md_free(cfg->telemetry.otlp_endpoint);
+    md_free(cfg->telemetry.otlp_host);
+    md_free(cfg->telemetry.otlp_path);
+    md_free(cfg->telemetry.service_name);
+    md_cfg_cache_global_free(&cfg->cache);
     md_free(cfg->public_url);
     md_free(cfg->public_host);
     md_free(cfg->public_base_path);
@@ -164,7 +171,7 @@ md_upstream_conf_t *md_config_upstream(const md_config_t *cfg, const char *name)
 /* ---- listen, workers, limits ------------------------------------------ */
 
 /* A decimal port; 0 only where allow_zero (listen: an ephemeral port). */
-static bool parse_port(const char *s, uint16_t *port, bool allow_zero)
+bool md_cfg_parse_port(const char *s, uint16_t *port, bool allow_zero)
 {
     unsigned v = 0;
     size_t i = 0;
@@ -192,7 +199,7 @@ static bool is_host_name(const char *s, size_t n)
 
 /* Splits "host:port", "[v6]:port" or ":port" (host left empty). For
  * brackets, *host excludes them and *v6 is set. Returns false if malformed. */
-static bool split_host_port(const char *s, const char **host, size_t *hlen, const char **port, bool *v6)
+bool md_cfg_split_host_port(const char *s, const char **host, size_t *hlen, const char **port, bool *v6)
 {
     *v6 = s[0] == '[';
     if (*v6) {
@@ -227,8 +234,8 @@ int md_cfg_listen_addr(md_cfg_ctx_t *c, const md_cfg_node_t *n, char **host_out,
     if (ok && strchr(n->str, ':') == NULL && n->str[0] != '[')
         port = n->str;
     else if (ok)
-        ok = split_host_port(n->str, &host, &hlen, &port, &v6);
-    if (!ok || !port || !parse_port(port, port_out, true))
+        ok = md_cfg_split_host_port(n->str, &host, &hlen, &port, &v6);
+    if (!ok || !port || !md_cfg_parse_port(port, port_out, true))
         return md_cfg_fail(c, n->line, n->col, "'%s' must be host:port with a port 0-65535 (0: any free port), like 0.0.0.0:8080 "
                                                "or [::1]:8080", n->key ? n->key : "listen");
     if (hlen) {
@@ -360,10 +367,10 @@ static int parse_url(md_cfg_ctx_t *c, const md_cfg_node_t *n, md_upstream_conf_t
     const char *host, *port;
     size_t hlen;
     bool v6;
-    if (!split_host_port(authority, &host, &hlen, &port, &v6) || hlen == 0)
+    if (!md_cfg_split_host_port(authority, &host, &hlen, &port, &v6) || hlen == 0)
         return bad_url(c, n, "must be http://host[:port][/path]");
     u->port = 80;
-    if (*port && !parse_port(port, &u->port, false))
+    if (*port && !md_cfg_parse_port(port, &u->port, false))
         return bad_url(c, n, "has a bad port (1-65535)");
     u->host = md_strndup(host, hlen);
 
@@ -466,6 +473,7 @@ static void set_defaults(md_config_t *cfg)
     cfg->listen_port = 8080;
     cfg->workers = 0;
     md_cfg_telemetry_defaults(cfg);
+    md_cfg_cache_defaults(cfg);
     cfg->limits = (md_limits_t){
         .max_header_bytes = 16 * 1024,
         .max_headers = 64,
@@ -482,8 +490,9 @@ static void set_defaults(md_config_t *cfg)
 
 static int parse_top(md_cfg_ctx_t *c, const md_cfg_node_t *root)
 {
-    static const char *const keys[] = { "listen", "workers", "limits", "upstreams", "endpoints", "public_url",
-                                        "connector", "admin", "access_log", "server_timing", NULL };
+    static const char *const keys[] = { "listen",    "workers", "limits",     "upstreams",     "endpoints",
+                                        "public_url", "connector", "admin", "access_log", "server_timing",
+                                        "tracing",   "cache",   NULL };
     if (!root || (root->kind == MD_CFG_SCALAR && root->null))
         return md_cfg_fail(c, 1, 1, "the configuration is empty (expected listen, upstreams, endpoints)");
     if (root->kind != MD_CFG_MAP)
@@ -511,6 +520,8 @@ static int parse_top(md_cfg_ctx_t *c, const md_cfg_node_t *root)
             rc = md_cfg_connector(c, n);
         else if (md_cfg_is_telemetry_key(n->key))
             rc = md_cfg_telemetry(c, n);
+        else if (strcmp(n->key, "cache") == 0)
+            rc = md_cfg_cache_global(c, n);
         if (rc != MD_OK)
             return rc;
     }

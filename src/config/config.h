@@ -96,6 +96,29 @@ typedef struct md_shape_spec {
     long limit;                 /* -1 = no limit */
 } md_shape_spec_t;
 
+/* A `cache:` block on a backend (its shaped fragment) or on an endpoint
+ * (the composed view). Absent = not cached (`on` false).
+ *
+ * The key of a cached backend fragment is always the fully rendered request
+ * (method, upstream, path and query, every rendered header value), so every
+ * input a backend's request uses is in its key: a fragment fetched for one
+ * user can never answer another. The key of an endpoint's view is the
+ * endpoint plus every backend's rendered request. `vary` adds inputs that
+ * are not in the request (e.g. `header.Accept-Language`); their values also
+ * become purge tags. */
+typedef struct md_cache_conf {
+    bool on;
+    bool ttl_upstream;          /* `ttl: upstream`: from the answer's Cache-Control */
+    uint32_t ttl_ms;            /* fresh for this long (the fallback when ttl_upstream
+                                   and the answer says nothing: 0 = do not store) */
+    uint32_t swr_ms;            /* stale_while_revalidate window after ttl; 0 = off */
+    uint32_t sie_ms;            /* stale_if_error window after ttl; 0 = off */
+    char **vary;                /* extra key inputs as written: "name" (a param),
+                                   "query.x", "header.X-Y" */
+    size_t nvary;
+    int line, col;              /* where the block starts */
+} md_cache_conf_t;
+
 typedef struct md_backend_conf {
     char *name;                 /* for errors/metrics; default: `as`, else the upstream's name */
     char *upstream;             /* name, resolved into `up` */
@@ -111,6 +134,7 @@ typedef struct md_backend_conf {
     char *as;                   /* dotted key in the merged response; NULL = merge at root */
     bool optional;
     uint32_t timeout_ms;        /* 0 = the upstream's */
+    md_cache_conf_t cache;      /* the fragment's cache policy */
     int line, col;              /* where it was declared */
 } md_backend_conf_t;
 
@@ -157,6 +181,7 @@ typedef struct md_endpoint_conf {
     uint32_t deadline_ms;       /* whole request; default 10000 */
     char *errors_field;         /* e.g. "_errors": report failed optional backends; NULL = off */
     md_response_conf_t response;
+    md_cache_conf_t cache;      /* the composed view's cache policy (ttl and vary only) */
     int line, col;              /* where it was declared */
 } md_endpoint_conf_t;
 
@@ -204,7 +229,37 @@ typedef struct md_telemetry_conf {
     double log_sample;          /* fraction of requests logged, 0..1; default 1 */
     bool log_errors_only;       /* `level: errors`: only status >= 400 */
     bool server_timing;         /* Server-Timing on composite responses; default true */
+    /* `tracing:` W3C trace context is always accepted and propagated; spans
+     * are exported only when otlp_endpoint is set. */
+    char *otlp_endpoint;        /* http://host[:port]/path as written; NULL = no export */
+    char *otlp_host;            /* parsed from otlp_endpoint */
+    uint16_t otlp_port;         /* default 4318 */
+    char *otlp_path;            /* default "/v1/traces" */
+    double trace_sample;        /* fraction of new traces sampled, 0..1; default 1 */
+    char *service_name;         /* resource service.name; NULL = "medley" */
+    uint32_t otlp_queue;        /* spans held for export; more are dropped and counted; default 8192 */
+    uint32_t otlp_batch;        /* spans per export request; default 512 */
+    uint32_t otlp_interval_ms;  /* export at least this often; default 1000 */
+    uint32_t otlp_timeout_ms;   /* one export request; default 2000 */
 } md_telemetry_conf_t;
+
+/* The top-level `cache:` block: where cached entries live. */
+typedef enum { MD_CACHE_STORE_MEMORY, MD_CACHE_STORE_REDIS } md_cache_store_kind_t;
+
+typedef struct md_cache_global_conf {
+    md_cache_store_kind_t store; /* default memory */
+    size_t max_memory;          /* in-process store bound; default 64 MiB */
+    uint32_t max_waiters;       /* requests waiting on one key's fetch; default 4096 */
+    char *redis_url;            /* redis://[:password@]host[:port][/db]; NULL unless store: redis */
+    char *redis_host;           /* parsed from redis_url */
+    uint16_t redis_port;        /* default 6379 */
+    char *redis_password;       /* NULL if none; never logged */
+    int redis_db;               /* default 0 */
+    uint32_t redis_timeout_ms;  /* per command; default 50 ms: slower counts as down */
+    char *redis_prefix;         /* key prefix; default "medley:" */
+    char *purge_token;          /* admin POST /cache/purge bearer token; NULL = purge off */
+    int line, col;              /* where the block starts, 0 if absent */
+} md_cache_global_conf_t;
 
 typedef struct md_config {
     char *file;                 /* path it was loaded from, or a label */
@@ -213,6 +268,7 @@ typedef struct md_config {
     int workers;                /* 0 = auto (online CPUs) */
     md_limits_t limits;
     md_telemetry_conf_t telemetry;
+    md_cache_global_conf_t cache;
     md_upstream_conf_t *upstreams;
     size_t nupstreams;
     md_endpoint_conf_t *endpoints;

@@ -28,9 +28,10 @@
 #define MAX_PARAM_LENGTH 65536
 
 static const char *const endpoint_keys[] = { "path", "method", "summary", "description", "operation_id", "deadline",
-                                             "errors_field", "params", "backends", "passthrough", "response", NULL };
+                                             "errors_field", "params", "backends", "passthrough", "response", "cache",
+                                             NULL };
 static const char *const backend_keys[] = { "name", "upstream", "method", "path", "query", "headers", "shape",
-                                            "as", "optional", "timeout", NULL };
+                                            "as", "optional", "timeout", "cache", NULL };
 static const char *const passthrough_keys[] = { "upstream", "path", "method", "query", "headers", "timeout", NULL };
 static const char *const shape_keys[] = { "from", "select", "deny", "rename", "sort", "limit", NULL };
 static const char *const param_keys[] = { "in", "type", "required", "pattern", "default", "description",
@@ -516,7 +517,8 @@ static int parse_call(md_cfg_ctx_t *c, const md_cfg_node_t *map, md_backend_conf
     return MD_OK;
 }
 
-static int parse_backend(md_cfg_ctx_t *c, const md_cfg_node_t *map, md_backend_conf_t *b, const char *what)
+static int parse_backend(md_cfg_ctx_t *c, const md_cfg_node_t *map, const md_endpoint_conf_t *e,
+                         md_backend_conf_t *b, const char *what)
 {
     b->line = map->line;
     b->col = map->col;
@@ -532,6 +534,8 @@ static int parse_backend(md_cfg_ctx_t *c, const md_cfg_node_t *map, md_backend_c
     if ((n = md_cfg_get(map, "as")) && parse_as(c, n, &b->as) != MD_OK)
         return MD_EINVAL;
     if ((n = md_cfg_get(map, "optional")) && md_cfg_bool(c, n, &b->optional) != MD_OK)
+        return MD_EINVAL;
+    if ((n = md_cfg_get(map, "cache")) && md_cfg_cache_policy(c, n, e, true, what, &b->cache) != MD_OK)
         return MD_EINVAL;
     if ((n = md_cfg_get(map, "name")))
         return md_cfg_line(c, n, false, MD_CFG_MAX_NAME, &b->name);
@@ -551,7 +555,7 @@ static int parse_backends(md_cfg_ctx_t *c, const md_cfg_node_t *seq, md_endpoint
     char what[2 * MD_CFG_SHOW + 32];
     for (const md_cfg_node_t *n = seq->first; n; n = n->next, i++) {
         snprintf(what, sizeof(what), "backend #%zu of %s", i + 1, ep);
-        if (parse_backend(c, n, &e->backends[i], what) != MD_OK)
+        if (parse_backend(c, n, e, &e->backends[i], what) != MD_OK)
             return MD_EINVAL;
         for (size_t j = 0; j < i; j++) {
             char s[MD_CFG_SHOW];
@@ -629,6 +633,9 @@ static int parse_endpoint(md_cfg_ctx_t *c, const md_cfg_node_t *map, md_endpoint
         return MD_EINVAL;
     if (check_path_params(c, e, &pp, ep) != MD_OK)
         return MD_EINVAL;
+    const md_cfg_node_t *cache = md_cfg_get(map, "cache");
+    if (cache && md_cfg_cache_policy(c, cache, e, false, ep, &e->cache) != MD_OK)
+        return MD_EINVAL;
 
     const md_cfg_node_t *resp = md_cfg_get(map, "response");
     if (resp && md_cfg_response(c, resp, e, ep) != MD_OK)
@@ -638,6 +645,9 @@ static int parse_endpoint(md_cfg_ctx_t *c, const md_cfg_node_t *map, md_endpoint
         return md_cfg_fail(c, pt->key_line, pt->key_col, "%s has both 'backends' and 'passthrough' (pick one)", ep);
     if (!be && !pt)
         return md_cfg_fail(c, e->line, e->col, "%s needs 'backends' or 'passthrough'", ep);
+    if (pt && e->cache.on) /* a proxied answer is not composed: there is no view to cache */
+        return md_cfg_fail(c, cache->key_line, cache->key_col, "%s: 'cache' needs 'backends' (a passthrough is "
+                           "not cached)", ep);
     return be ? parse_backends(c, be, e, ep) : parse_passthrough(c, pt, e, ep);
 }
 

@@ -11,8 +11,9 @@
  *   config.c  top level, limits, upstreams; endpoint.c endpoints, params,
  *             backends, shapes; connector.c public_url, connector and
  *             response (the connector export's keys); telemetry.c admin,
- *             access_log, server_timing. All copy values into the
- *             heap-owned model.
+ *             access_log, server_timing; cache.c the top-level `cache:`
+ *             block and the `cache:` of backends and endpoints. All copy
+ *             values into the heap-owned model.
  * The tree and its pool live only for the duration of one load.
  */
 #ifndef MD_CONFIG_INTERNAL_H
@@ -155,10 +156,34 @@ int md_cfg_response(md_cfg_ctx_t *c, const md_cfg_node_t *map, md_endpoint_conf_
  * any free port); *host is replaced only when the value names one. */
 int md_cfg_listen_addr(md_cfg_ctx_t *c, const md_cfg_node_t *n, char **host, uint16_t *port);
 
+/* config.c: splits "host:port", "[v6]:port" or ":port" (host left empty;
+ * *port is "" when there is none). For brackets, *host excludes them and
+ * *v6 is set. False if malformed. */
+bool md_cfg_split_host_port(const char *s, const char **host, size_t *hlen, const char **port, bool *v6);
+
+/* config.c: a decimal port 1-65535 (0 too when allow_zero). */
+bool md_cfg_parse_port(const char *s, uint16_t *port, bool allow_zero);
+
 /* telemetry.c: the defaults of cfg->telemetry, and the top-level keys
  * `admin`, `access_log` and `server_timing` (n is the key's value). */
 void md_cfg_telemetry_defaults(md_config_t *cfg);
 bool md_cfg_is_telemetry_key(const char *key);
 int md_cfg_telemetry(md_cfg_ctx_t *c, const md_cfg_node_t *n);
+
+/* cache.c: the defaults of cfg->cache and the top-level `cache:` block
+ * (where entries live: memory or redis, sizes, the purge token). */
+void md_cfg_cache_defaults(md_config_t *cfg);
+int md_cfg_cache_global(md_cfg_ctx_t *c, const md_cfg_node_t *map);
+
+/* cache.c: the `cache:` key of a backend (backend true: stale windows and
+ * `ttl: upstream` allowed) or of an endpoint, into *cc. `e` is the
+ * endpoint, whose params a `vary` entry may name (they must be parsed
+ * already); `what` names the owner in messages ("backend #1 of ..."). */
+int md_cfg_cache_policy(md_cfg_ctx_t *c, const md_cfg_node_t *n, const md_endpoint_conf_t *e, bool backend,
+                        const char *what, md_cache_conf_t *cc);
+
+/* cache.c: free what the two blocks own (secrets are wiped first). */
+void md_cfg_cache_policy_free(md_cache_conf_t *cc);
+void md_cfg_cache_global_free(md_cache_global_conf_t *g);
 
 #endif

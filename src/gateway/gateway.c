@@ -161,7 +161,7 @@ static int compile_backend(gw_backend_t *gb, const md_config_t *cfg, const md_en
         if (!gb->shape)
             return fail(diag, cfg->file, b->line, b->col, "backend shape: %s%s", err, "");
     }
-    return MD_OK;
+    return gw_cache_plan_backend(gb, e, cfg->file, diag);
 }
 
 static int compile_endpoint(gw_endpoint_t *ep, const md_config_t *cfg, const md_endpoint_conf_t *e,
@@ -181,6 +181,8 @@ static int compile_endpoint(gw_endpoint_t *ep, const md_config_t *cfg, const md_
             return MD_EINVAL;
     if (e->passthrough)
         return MD_OK;
+    if (gw_cache_plan_endpoint(ep, cfg->file, diag) != MD_OK)
+        return MD_EINVAL;
     const char **paths = md_calloc(e->nbackends, sizeof(*paths));
     for (size_t i = 0; i < e->nbackends; i++)
         paths[i] = e->backends[i].as;
@@ -204,6 +206,7 @@ md_gateway_t *md_gateway_new(const md_config_t *cfg, int nworkers, md_diag_t *di
             return NULL;
         }
     }
+    gw_cache_init(gw);
     /* Built once here so a config that cannot be exported fails at start,
      * not on the first GET /openapi.json. */
     if (cfg->public_url && md_swagger_build(cfg, NULL, &gw->openapi, diag) != MD_OK) {
@@ -222,7 +225,9 @@ static void free_endpoint(gw_endpoint_t *ep)
             md_template_free(b->headers[k].value);
         md_free(b->headers);
         md_shape_free(b->shape);
+        gw_cache_plan_free(&b->cache);
     }
+    gw_cache_plan_free(&ep->cache);
     md_free(ep->backends);
     md_params_free(ep->params);
     md_merge_free(ep->merge);
@@ -236,6 +241,7 @@ void md_gateway_free(md_gateway_t *gw)
         free_endpoint(&gw->endpoints[i]);
     md_free(gw->endpoints);
     md_buf_free(&gw->openapi);
+    gw_cache_fini(gw);
     md_free(gw);
 }
 
@@ -345,8 +351,9 @@ int gw_render_backend(const gw_backend_t *b, gw_inputs_t *in, md_upstream_req_t 
     out->body = NULL;
     out->body_len = 0;
     out->timeout_ms = b->conf->timeout_ms;
-    out->nheaders = b->nheaders;
-    md_header_t *hs = b->nheaders ? md_pool_alloc(pool, b->nheaders * sizeof(*hs)) : NULL;
+    md_tm_req_t *t = in->req->telemetry;
+    size_t room = b->nheaders + (t ? MD_TM_TRACE_HEADERS : 0);
+    md_header_t *hs = room ? md_pool_alloc(pool, room * sizeof(*hs)) : NULL;
     for (size_t i = 0; i < b->nheaders; i++) {
         md_buf_reset(&buf);
         rc = md_template_render(b->headers[i].value, gw_lookup, in, &buf);
@@ -359,6 +366,9 @@ int gw_render_backend(const gw_backend_t *b, gw_inputs_t *in, md_upstream_req_t 
         hs[i].value = md_pool_strndup(pool, buf.data, buf.len);
         hs[i].value_len = buf.len;
     }
+    /* Trace context last: hs[0..b->nheaders) stay the configured headers. */
+    out->nheaders = b->nheaders + md_tm_trace_headers(t, (size_t)(b - in->ep->backends), pool, hs + b->nheaders,
+                                                      hs, b->nheaders);
     out->headers = hs;
 out:
     md_buf_free(&buf);
@@ -468,6 +478,7 @@ static int worker_init(md_worker_t *mw, void *app, void **data)
         }
     }
     gw_tm_worker_init(w, mw);
+    gw_cache_worker_init(w);
     *data = w;
     return MD_OK;
 }
@@ -477,6 +488,7 @@ static void worker_fini(md_worker_t *mw, void *app, void *data)
     MD_UNUSED(mw);
     md_gateway_t *gw = app;
     gw_worker_t *w = data;
+    gw_cache_worker_fini(w);
     gw_tm_worker_fini(w);
     for (size_t i = 0; i < gw->cfg->nupstreams; i++)
         md_upstream_free(w->upstreams[i]);

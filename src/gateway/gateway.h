@@ -22,6 +22,7 @@
 
 #include "config/config.h"
 #include "http/server.h"
+#include "telemetry/admin.h"
 #include "telemetry/telemetry.h"
 
 typedef struct md_gateway md_gateway_t;
@@ -41,5 +42,9 @@ void md_gateway_hooks(md_gateway_t *gw, md_server_hooks_t *hooks);
  * through tm (borrowed; NULL or inactive: none). Call before
  * md_gateway_hooks. */
 void md_gateway_set_telemetry(md_gateway_t *gw, md_telemetry_t *tm);
+
+/* The admin listener's POST /cache/purge route (purge.c). The gateway
+ * must outlive the admin listener. */
+void md_gateway_admin_route(md_gateway_t *gw, md_admin_route_t *route);
 
 #endif

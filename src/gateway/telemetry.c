@@ -3,7 +3,10 @@
  * worker's telemetry state, whose tick copies the worker's upstream pool
  * gauges into the metrics, and the server's on_finish hook that hands every
  * finished request to md_tm_finish(). compose.c and passthrough.c fill in
- * the per-request record as backend calls end.
+ * the per-request record as backend calls end; gw_render_backend
+ * (gateway.c) adds each call's trace context headers from it
+ * (md_tm_trace_headers). The telemetry object always exists, even with
+ * metrics, log and Server-Timing off, so trace context is always passed on.
  */
 #include "gateway/internal.h"
 

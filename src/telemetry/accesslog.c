@@ -149,8 +149,18 @@ static int format_call(md_buf_t *b, const md_log_call_t *k)
     return rc;
 }
 
-/* "time" through "client": the fixed-size fields and the two strings that
- * come from the client (method, path), escaped by the JSON writer. */
+/* key then an id as a JSON string (at most n bytes of it), or null. */
+static int put_id(md_buf_t *b, const char *key, const char *id, size_t n)
+{
+    int rc = put_lit(b, key);
+    if (rc != MD_OK)
+        return rc;
+    return id ? md_json_write_string(b, id, strnlen(id, n)) : md_buf_append(b, "null", 4);
+}
+
+/* "time" through "span_id": the fixed-size fields and the two strings that
+ * come from the client (method, path), escaped by the JSON writer; and the
+ * trace ids. */
 static int format_head(md_buf_t *b, const md_log_entry_t *e)
 {
     char tmp[96];
@@ -181,6 +191,10 @@ static int format_head(md_buf_t *b, const md_log_entry_t *e)
         rc = put_lit(b, ",\"client\":");
     if (rc == MD_OK)
         rc = md_json_write_string(b, e->client ? e->client : "", e->client ? strlen(e->client) : 0);
+    if (rc == MD_OK)
+        rc = put_id(b, ",\"trace_id\":", e->trace_id, 32);
+    if (rc == MD_OK)
+        rc = put_id(b, ",\"span_id\":", e->span_id, 16);
     return rc;
 }
 

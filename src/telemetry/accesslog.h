@@ -3,8 +3,13 @@
  *
  *   {"time":"2024-05-01T12:00:00.123Z","method":"GET","path":"/home",
  *    "status":200,"bytes":1187,"duration_ms":4.012,"client":"10.0.0.7",
+ *    "trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","span_id":"00f067aa0ba902b7",
  *    "endpoint":"/home","backends":[{"name":"news","status":200,
  *    "outcome":"ok","duration_ms":3.104},...],"incomplete":false}
+ *
+ * trace_id is the request's trace (the caller's or a new one: what the
+ * backends were sent) and span_id its server span, so a line can be found
+ * from a trace and back; both are null for a request without a record.
  *
  * What is never written: query strings (their values may be tokens), any
  * request header (Authorization, Cookie...), any upstream header value.
@@ -52,6 +57,8 @@ typedef struct md_log_entry {
     uint64_t bytes;             /* response body bytes */
     uint64_t duration_us;
     const char *client;         /* IP address text, "" if unknown */
+    const char *trace_id;       /* 32 lowercase hex digits, or NULL (written as null) */
+    const char *span_id;        /* 16 lowercase hex digits, or NULL */
     md_str_t endpoint_json;     /* the configured path as a JSON string literal, or null */
     const md_log_call_t *calls;
     size_t ncalls;

@@ -19,6 +19,7 @@ struct md_admin {
     md_server_t *target;
     pthread_t thread;
     bool started;
+    md_admin_route_t route;     /* all NULL when none */
 };
 
 static const md_limits_t admin_limits = {
@@ -64,6 +65,12 @@ static void serve_metrics(md_admin_t *a, md_http_req_t *req)
     md_accesslog_t *log = md_telemetry_log(a->tm);
     g.has_access_log = log != NULL;
     g.access_log_dropped = md_accesslog_dropped(log);
+    md_otlp_stats_t ts;
+    md_otlp_get_stats(md_telemetry_otlp(a->tm), &ts);
+    g.has_trace_export = md_telemetry_otlp(a->tm) != NULL;
+    g.trace_spans_exported = ts.exported;
+    g.trace_spans_dropped = ts.dropped;
+    g.trace_export_failures = ts.failures;
     md_metrics_t *m = md_telemetry_metrics(a->tm);
     md_buf_t body;
     md_buf_init(&body, MD_METRICS_MAX_BYTES);
@@ -91,6 +98,8 @@ static void handle(md_http_req_t *req, void *app)
 {
     md_admin_t *a = app;
     bool known = path_is(req, "/metrics") || path_is(req, "/healthz") || path_is(req, "/readyz");
+    if (!known && a->route.handle && a->route.handle(req, a->route.arg))
+        return;
     if (!known) {
         md_http_respond_error(req, 404, "not_found", "admin endpoints: /metrics, /healthz, /readyz", NULL);
         return;
@@ -108,11 +117,32 @@ static void handle(md_http_req_t *req, void *app)
         serve_readyz(a, req);
 }
 
+static int worker_init(md_worker_t *w, void *app, void **data)
+{
+    md_admin_t *a = app;
+    *data = NULL;
+    return a->route.worker_init ? a->route.worker_init(md_worker_loop(w), a->route.arg) : MD_OK;
+}
+
+static void worker_fini(md_worker_t *w, void *app, void *data)
+{
+    MD_UNUSED(w);
+    MD_UNUSED(data);
+    md_admin_t *a = app;
+    if (a->route.worker_fini)
+        a->route.worker_fini(a->route.arg);
+}
+
+void md_admin_set_route(md_admin_t *a, const md_admin_route_t *route)
+{
+    a->route = *route;
+}
+
 md_admin_t *md_admin_new(const char *host, uint16_t port, md_telemetry_t *tm, char *err, size_t errlen)
 {
     md_admin_t *a = md_calloc(1, sizeof(*a));
     a->tm = tm;
-    md_server_hooks_t hooks = { .handler = handle, .app = a };
+    md_server_hooks_t hooks = { .handler = handle, .app = a, .worker_init = worker_init, .worker_fini = worker_fini };
     a->srv = md_server_new(host, port, 1, &admin_limits, &hooks, err, errlen);
     if (!a->srv) {
         md_free(a);

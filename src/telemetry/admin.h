@@ -31,6 +31,22 @@ md_admin_t *md_admin_new(const char *host, uint16_t port, md_telemetry_t *tm, ch
  * thread inherits the mask). */
 int md_admin_start(md_admin_t *a, md_server_t *target);
 
+/* An extra admin route, e.g. the gateway's POST /cache/purge. `handle`
+ * runs for every path the admin listener does not serve itself and returns
+ * false to let it answer 404; it may answer later (the request stays
+ * open). `worker_init` / `worker_fini` run on the admin thread around its
+ * loop, so the route can keep loop state (a Redis connection); either may
+ * be NULL. */
+typedef struct md_admin_route {
+    bool (*handle)(md_http_req_t *req, void *arg);
+    int (*worker_init)(md_loop_t *loop, void *arg);
+    void (*worker_fini)(void *arg);
+    void *arg;
+} md_admin_route_t;
+
+/* Installs the route; call before md_admin_start. */
+void md_admin_set_route(md_admin_t *a, const md_admin_route_t *route);
+
 /* Drains the admin server and joins its thread. Harmless if not started. */
 void md_admin_stop(md_admin_t *a);
 

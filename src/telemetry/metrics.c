@@ -493,6 +493,21 @@ static int render_calls(const md_metrics_t *m, md_buf_t *out)
     return MD_OK;
 }
 
+/* Only with an exporter configured, like the access log's family: a
+ * series that can only ever be 0 would just be noise. */
+static int render_trace(const md_metrics_gauges_t *g, md_buf_t *out)
+{
+    TRY(family(out, "medley_trace_spans_exported_total", "counter", "Spans the OTLP collector accepted."));
+    TRY(md_buf_printf(out, "medley_trace_spans_exported_total %llu\n", (unsigned long long)g->trace_spans_exported));
+    TRY(family(out, "medley_trace_spans_dropped_total", "counter",
+               "Spans never exported: the queue was full, their export failed, or they were left at shutdown."));
+    TRY(md_buf_printf(out, "medley_trace_spans_dropped_total %llu\n", (unsigned long long)g->trace_spans_dropped));
+    TRY(family(out, "medley_trace_export_failures_total", "counter",
+               "OTLP export requests that failed (refused, timed out, or answered without a 2xx)."));
+    return md_buf_printf(out, "medley_trace_export_failures_total %llu\n",
+                         (unsigned long long)g->trace_export_failures);
+}
+
 static int render_gauges(const md_metrics_t *m, const md_metrics_gauges_t *g, md_buf_t *out)
 {
     TRY(family(out, "medley_requests_in_flight", "gauge", "Requests being served."));
@@ -513,6 +528,8 @@ static int render_gauges(const md_metrics_t *m, const md_metrics_gauges_t *g, md
                    "Access log lines dropped because the log buffer was full or the write failed."));
         TRY(md_buf_printf(out, "medley_access_log_dropped_total %llu\n", (unsigned long long)g->access_log_dropped));
     }
+    if (g->has_trace_export)
+        TRY(render_trace(g, out));
     return MD_OK;
 }
 

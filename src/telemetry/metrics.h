@@ -59,6 +59,10 @@ typedef struct md_metrics_gauges {
     uint64_t connections_open;
     bool has_access_log;        /* print medley_access_log_dropped_total */
     uint64_t access_log_dropped;
+    bool has_trace_export;      /* print the medley_trace_* families (otlp_endpoint set) */
+    uint64_t trace_spans_exported;
+    uint64_t trace_spans_dropped;
+    uint64_t trace_export_failures;
 } md_metrics_gauges_t;
 
 /* Appends the whole exposition (every family with # HELP and # TYPE).

@@ -6,8 +6,9 @@
  * The record lives in the request's pool (one allocation, no malloc): the
  * gateway makes it with md_tm_begin() (telemetry.h) as soon as the route is
  * known and hangs it on md_http_req_t.telemetry, which the server's
- * on_finish hook hands back. Tracing (part 2) adds its ids here, so every
- * consumer sees one record per request and one per backend call.
+ * on_finish hook hands back. Tracing hangs its ids here too (md_tm_trace_t,
+ * and a span id per call), so every consumer sees one record per request
+ * and one per backend call.
  */
 #ifndef MD_TELEMETRY_RECORD_H
 #define MD_TELEMETRY_RECORD_H
@@ -15,6 +16,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "core/common.h"
+#include "core/loop.h"
+#include "telemetry/trace.h"
 
 typedef struct md_telemetry md_telemetry_t;
 
@@ -42,22 +47,45 @@ typedef struct md_tm_call {
     uint32_t duration_us;
     uint16_t status;            /* HTTP status of the answer, 0 if none was read */
     uint8_t outcome;            /* md_tm_outcome_t */
+    bool has_span;              /* span_id is made (by md_tm_traceparent or the start) */
+    uint8_t span_id[MD_SPAN_ID_BYTES]; /* the call's client span: the backend's parent */
+    uint64_t start_us, end_us;  /* monotonic; only kept when the trace is exported */
 } md_tm_call_t;
+
+/* The request's place in its trace (trace.h). */
+typedef struct md_tm_trace {
+    uint8_t trace_id[MD_TRACE_ID_BYTES];
+    uint8_t span_id[MD_SPAN_ID_BYTES];   /* the request's server span */
+    uint8_t parent_id[MD_SPAN_ID_BYTES]; /* the caller's span; all zero for a new trace */
+    bool has_parent;            /* a valid traceparent came in */
+    bool sampled;               /* the one sampling decision, sent downstream */
+    bool exported;              /* sampled and an exporter is configured: spans are kept */
+    md_str_t tracestate;        /* the caller's valid tracestate (request pool), or empty */
+    int64_t wall_base_ns;       /* Unix ns = wall_base_ns + 1000 * monotonic us (exported only) */
+} md_tm_trace_t;
 
 typedef struct md_tm_req {
     const md_telemetry_t *tm;
     int endpoint;               /* index into cfg->endpoints, -1 when none matched */
     bool incomplete;            /* an optional backend failed (X-Medley-Incomplete) */
     uint64_t end_us;            /* monotonic end once known (md_now_us), else 0 */
+    md_tm_trace_t trace;
     uint32_t ncalls;
     md_tm_call_t calls[];       /* the endpoint's backends */
 } md_tm_req_t;
 
+/* Makes call i's span id (and, when exported, its start time) if it has
+ * none yet (telemetry.c). */
+void md_tm_call_open(md_tm_req_t *t, size_t i);
+
 /* Marks call i as started. t may be NULL (telemetry off). */
 static inline void md_tm_call_start(md_tm_req_t *t, size_t i)
 {
-    if (t && i < t->ncalls)
-        t->calls[i].outcome = MD_TM_PENDING;
+    if (!t || i >= t->ncalls)
+        return;
+    t->calls[i].outcome = MD_TM_PENDING;
+    if (!t->calls[i].has_span)
+        md_tm_call_open(t, i);
 }
 
 /* Records how call i ended. t may be NULL (telemetry off). */
@@ -69,6 +97,11 @@ static inline void md_tm_call_end(md_tm_req_t *t, size_t i, int status, md_tm_ou
     t->calls[i].status = status > 0 && status < 1000 ? (uint16_t)status : 0;
     t->calls[i].outcome = (uint8_t)outcome;
     t->calls[i].duration_us = duration_us > UINT32_MAX ? UINT32_MAX : (uint32_t)duration_us;
+    if (t->trace.exported) {
+        if (!t->calls[i].has_span)
+            md_tm_call_open(t, i); /* ended without starting: overloaded */
+        t->calls[i].end_us = md_now_us();
+    }
 }
 
 /* The outcome for a failure kind named as compose.c names them ("timeout",

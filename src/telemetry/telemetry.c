@@ -4,6 +4,13 @@
  * access log; plus the strings both need, made once at startup (endpoint
  * paths and backend names as JSON literals, backend names as Server-Timing
  * tokens) so that nothing is escaped per request.
+ *
+ * Tracing: md_tm_begin places the request in a trace (the caller's, from a
+ * valid traceparent, or a new one sampled by `tracing.sample`) and gives it
+ * a server span id; each backend call gets a client span id when its
+ * traceparent is made. Only a sampled request with an exporter reads the
+ * wall clock and keeps call times, and md_tm_finish then turns the record
+ * into spans for the exporter's queue (otlp.h).
  */
 #include "telemetry/telemetry.h"
 
@@ -14,11 +21,16 @@
 #include <string.h>
 #include <time.h>
 
+#define SPAN_CHUNK 16           /* spans built on the stack per push */
+
 struct md_telemetry {
     const md_config_t *cfg;
     int nworkers;
     md_metrics_t *metrics;      /* NULL: admin listener off */
     md_accesslog_t *log;        /* NULL: access log off */
+    md_otlp_t *otlp;            /* NULL: no span export */
+    bool sample_all;            /* new traces: all sampled */
+    uint64_t sample_below;      /* else sampled when a 64-bit draw is below this */
     bool server_timing;
     size_t nbackends;
     size_t *ep_first;           /* endpoint -> global index of its first backend */
@@ -145,6 +157,13 @@ static void build_strings(md_telemetry_t *tm)
 
 /* ---- the telemetry object ---- */
 
+static void set_trace_sampling(md_telemetry_t *tm, double sample)
+{
+    tm->sample_all = sample >= 1.0;
+    double v = sample > 0 ? sample * 18446744073709551616.0 : 0; /* 2^64 */
+    tm->sample_below = v >= 18446744073709551615.0 ? UINT64_MAX : (uint64_t)v;
+}
+
 md_telemetry_t *md_telemetry_new(const md_config_t *cfg, int nworkers, char *err, size_t errlen)
 {
     const md_telemetry_conf_t *tc = &cfg->telemetry;
@@ -162,6 +181,12 @@ md_telemetry_t *md_telemetry_new(const md_config_t *cfg, int nworkers, char *err
     if (tc->admin_on)
         tm->metrics = md_metrics_new(cfg, tm->nworkers);
     build_strings(tm);
+    set_trace_sampling(tm, tc->trace_sample);
+    tm->otlp = md_otlp_new(cfg);
+    if (tm->otlp && md_otlp_start(tm->otlp, err, errlen) != MD_OK) {
+        md_telemetry_free(tm);
+        return NULL;
+    }
     return tm;
 }
 
@@ -176,6 +201,7 @@ void md_telemetry_free(md_telemetry_t *tm)
 {
     if (!tm)
         return;
+    md_otlp_free(tm->otlp); /* its last flush first: bounded by otlp_timeout_ms */
     md_accesslog_close(tm->log);
     md_metrics_free(tm->metrics);
     free_strs(tm->ep_json, tm->cfg->nendpoints);
@@ -187,7 +213,7 @@ void md_telemetry_free(md_telemetry_t *tm)
 
 bool md_telemetry_active(const md_telemetry_t *tm)
 {
-    return tm && (tm->metrics || tm->log || tm->server_timing);
+    return tm != NULL; /* trace context is always propagated */
 }
 
 md_metrics_t *md_telemetry_metrics(const md_telemetry_t *tm)
@@ -198,6 +224,11 @@ md_metrics_t *md_telemetry_metrics(const md_telemetry_t *tm)
 md_accesslog_t *md_telemetry_log(const md_telemetry_t *tm)
 {
     return tm ? tm->log : NULL;
+}
+
+md_otlp_t *md_telemetry_otlp(const md_telemetry_t *tm)
+{
+    return tm ? tm->otlp : NULL;
 }
 
 /* ---- workers ---- */
@@ -254,6 +285,111 @@ void md_tm_set_upstream(md_tm_worker_t *tw, size_t upstream, uint32_t open, uint
         md_metrics_upstream(tw->tm->metrics, tw->index, upstream, open, idle);
 }
 
+/* ---- trace context ---- */
+
+/* The caller's traceparent: exactly one header, and valid. Two of them
+ * cannot be told apart, so the spec treats that as none. */
+static bool incoming_parent(const md_http_req_t *req, md_trace_parent_t *out)
+{
+    const md_header_t *h = NULL;
+    for (size_t i = 0; i < req->num_headers; i++) {
+        if (!md_header_name_is(&req->headers[i], "traceparent"))
+            continue;
+        if (h)
+            return false;
+        h = &req->headers[i];
+    }
+    return h && md_traceparent_parse(h->value, h->value_len, out) == MD_OK;
+}
+
+/* The caller's tracestate headers joined with ',' (as HTTP joins repeated
+ * fields) into the request pool; empty when absent, too long or invalid. */
+static md_str_t incoming_state(const md_http_req_t *req)
+{
+    char joined[MD_TRACESTATE_MAX];
+    size_t len = 0, n = 0;
+    for (size_t i = 0; i < req->num_headers; i++) {
+        const md_header_t *h = &req->headers[i];
+        if (!md_header_name_is(h, "tracestate"))
+            continue;
+        if (len + (n > 0) + h->value_len > sizeof(joined))
+            return (md_str_t){ NULL, 0 };
+        if (n++ > 0)
+            joined[len++] = ',';
+        memcpy(joined + len, h->value, h->value_len);
+        len += h->value_len;
+    }
+    if (n == 0 || !md_tracestate_valid(joined, len))
+        return (md_str_t){ NULL, 0 };
+    return (md_str_t){ md_pool_strndup(req->pool, joined, len), len };
+}
+
+static void trace_begin(const md_telemetry_t *tm, md_tm_trace_t *tr, md_http_req_t *req)
+{
+    md_trace_parent_t in;
+    memset(tr, 0, sizeof(*tr));
+    if (incoming_parent(req, &in)) {
+        memcpy(tr->trace_id, in.trace_id, sizeof(tr->trace_id));
+        memcpy(tr->parent_id, in.span_id, sizeof(tr->parent_id));
+        tr->has_parent = true;
+        tr->sampled = (in.flags & MD_TRACE_FLAG_SAMPLED) != 0; /* the caller decided */
+        tr->tracestate = incoming_state(req);
+    } else {
+        md_trace_random_id(tr->trace_id, sizeof(tr->trace_id));
+        tr->sampled = tm->sample_all || md_trace_random() < tm->sample_below;
+    }
+    md_trace_random_id(tr->span_id, sizeof(tr->span_id));
+    tr->exported = tr->sampled && tm->otlp;
+    if (tr->exported) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        int64_t wall_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+        tr->wall_base_ns = wall_ns - (int64_t)md_now_us() * 1000;
+    }
+}
+
+void md_tm_call_open(md_tm_req_t *t, size_t i)
+{
+    if (!t || i >= t->ncalls || t->calls[i].has_span)
+        return;
+    md_trace_random_id(t->calls[i].span_id, MD_SPAN_ID_BYTES);
+    t->calls[i].has_span = true;
+    if (t->trace.exported)
+        t->calls[i].start_us = md_now_us();
+}
+
+size_t md_tm_traceparent(md_tm_req_t *t, size_t i, char out[MD_TRACEPARENT_LEN + 1])
+{
+    if (!t || i >= t->ncalls)
+        return 0;
+    md_tm_call_open(t, i);
+    md_traceparent_format(out, t->trace.trace_id, t->calls[i].span_id,
+                          t->trace.sampled ? MD_TRACE_FLAG_SAMPLED : 0);
+    return MD_TRACEPARENT_LEN;
+}
+
+md_str_t md_tm_tracestate(const md_tm_req_t *t)
+{
+    return t ? t->trace.tracestate : (md_str_t){ NULL, 0 };
+}
+
+size_t md_tm_trace_headers(md_tm_req_t *t, size_t i, md_pool_t *pool, md_header_t *out,
+                           const md_header_t *configured, size_t nconfigured)
+{
+    char tp[MD_TRACEPARENT_LEN + 1];
+    size_t n = 0;
+    /* A backend configured to send its own traceparent owns the context. */
+    if (!t || i >= t->ncalls || md_header_find(configured, nconfigured, "traceparent"))
+        return 0;
+    if (md_tm_traceparent(t, i, tp))
+        out[n++] = (md_header_t){ "traceparent", 11, md_pool_strndup(pool, tp, MD_TRACEPARENT_LEN),
+                                  MD_TRACEPARENT_LEN };
+    md_str_t ts = t->trace.tracestate;
+    if (ts.len && !md_header_find(configured, nconfigured, "tracestate"))
+        out[n++] = (md_header_t){ "tracestate", 10, ts.ptr, ts.len };
+    return n;
+}
+
 /* ---- per request ---- */
 
 md_tm_req_t *md_tm_begin(const md_telemetry_t *tm, md_http_req_t *req, int endpoint)
@@ -269,7 +405,8 @@ md_tm_req_t *md_tm_begin(const md_telemetry_t *tm, md_http_req_t *req, int endpo
     t->end_us = 0;
     t->ncalls = (uint32_t)n;
     for (size_t i = 0; i < n; i++)
-        t->calls[i] = (md_tm_call_t){ 0, 0, MD_TM_NOT_STARTED };
+        t->calls[i] = (md_tm_call_t){ .outcome = MD_TM_NOT_STARTED };
+    trace_begin(tm, &t->trace, req);
     req->telemetry = t;
     return t;
 }
@@ -332,8 +469,12 @@ static void log_request(md_tm_worker_t *tw, md_http_req_t *req, const md_http_do
         calls[n++] = (md_log_call_t){ tm->be_json[first + i], k->status,
                                       md_tm_outcome_name((md_tm_outcome_t)k->outcome), k->duration_us };
     }
-    char client[64];
+    char client[64], trace_id[2 * MD_TRACE_ID_BYTES + 1], span_id[2 * MD_SPAN_ID_BYTES + 1];
     md_http_client_addr(req, client, sizeof(client));
+    if (t) {
+        *md_trace_hex(trace_id, t->trace.trace_id, MD_TRACE_ID_BYTES) = '\0';
+        *md_trace_hex(span_id, t->trace.span_id, MD_SPAN_ID_BYTES) = '\0';
+    }
     int64_t wall = (int64_t)end_us + tw->wall_offset_us;
     md_log_entry_t e = {
         .wall_us = wall > 0 ? (uint64_t)wall : 0,
@@ -343,12 +484,112 @@ static void log_request(md_tm_worker_t *tw, md_http_req_t *req, const md_http_do
         .bytes = done->body_bytes,
         .duration_us = duration_us,
         .client = client,
+        .trace_id = t ? trace_id : NULL,
+        .span_id = t ? span_id : NULL,
         .endpoint_json = t && t->endpoint >= 0 ? tm->ep_json[t->endpoint] : (md_str_t){ NULL, 0 },
         .calls = calls,
         .ncalls = n,
         .incomplete = t && t->incomplete,
     };
     md_accesslog_write(tm->log, tw->index, &e);
+}
+
+/* ---- spans ---- */
+
+static uint64_t wall_ns(const md_tm_trace_t *tr, uint64_t mono_us)
+{
+    int64_t ns = tr->wall_base_ns + (int64_t)mono_us * 1000;
+    return ns > 0 ? (uint64_t)ns : 0;
+}
+
+/* server.address and server.port from the Host header ("h", "h:p",
+ * "[v6]:p"); left empty when there is none. */
+static void span_host(md_span_t *s, const md_http_req_t *req)
+{
+    const md_header_t *h = md_header_find(req->headers, req->num_headers, "Host");
+    if (!h || h->value_len == 0)
+        return;
+    const char *v = h->value, *end = v + h->value_len, *colon = NULL;
+    if (v[0] == '[') {
+        const char *close = memchr(v, ']', h->value_len);
+        if (!close)
+            return;
+        colon = close + 1 < end && close[1] == ':' ? close + 1 : NULL;
+        v++;
+        end = close;
+    } else {
+        colon = memrchr(v, ':', h->value_len);
+        end = colon ? colon : end;
+    }
+    unsigned port = 0;
+    const char *p = colon ? colon + 1 : NULL;
+    for (; p && p < h->value + h->value_len && *p >= '0' && *p <= '9' && port <= 65535; p++)
+        port = port * 10 + (unsigned)(*p - '0');
+    if (p && p == h->value + h->value_len && port > 0 && port <= 65535)
+        s->port = (uint16_t)port;
+    s->host_len = (uint8_t)MD_MIN((size_t)(end - v), (size_t)MD_SPAN_HOST_MAX);
+    memcpy(s->host, v, s->host_len);
+}
+
+static void server_span(md_span_t *s, const md_http_req_t *req, const md_http_done_t *done, const md_tm_req_t *t,
+                        uint64_t end_us)
+{
+    const md_tm_trace_t *tr = &t->trace;
+    memset(s, 0, offsetof(md_span_t, method));
+    memcpy(s->trace_id, tr->trace_id, MD_TRACE_ID_BYTES);
+    memcpy(s->span_id, tr->span_id, MD_SPAN_ID_BYTES);
+    memcpy(s->parent_id, tr->parent_id, MD_SPAN_ID_BYTES);
+    s->has_parent = tr->has_parent;
+    s->kind = MD_SPAN_SERVER;
+    s->status = done->status > 0 && done->status < 1000 ? (uint16_t)done->status : 0;
+    s->endpoint = t->endpoint;
+    s->backend = -1;
+    s->start_ns = wall_ns(tr, req->start_us);
+    s->end_ns = wall_ns(tr, end_us);
+    if (req->method.len <= MD_SPAN_METHOD_MAX) {
+        s->method_len = (uint8_t)req->method.len;
+        memcpy(s->method, req->method.ptr, req->method.len);
+    }
+    s->path_len = (uint16_t)MD_MIN(req->path.len, (size_t)MD_SPAN_PATH_MAX);
+    memcpy(s->path, req->path.ptr, s->path_len);
+    span_host(s, req);
+}
+
+static void client_span(md_span_t *s, const md_http_req_t *req, const md_tm_req_t *t, size_t i, uint64_t end_us)
+{
+    const md_tm_call_t *k = &t->calls[i];
+    memset(s, 0, offsetof(md_span_t, method));
+    memcpy(s->trace_id, t->trace.trace_id, MD_TRACE_ID_BYTES);
+    memcpy(s->span_id, k->span_id, MD_SPAN_ID_BYTES);
+    memcpy(s->parent_id, t->trace.span_id, MD_SPAN_ID_BYTES);
+    s->has_parent = true;
+    s->kind = MD_SPAN_CLIENT;
+    s->outcome = k->outcome == MD_TM_PENDING ? MD_TM_CANCELLED : k->outcome;
+    s->status = k->status;
+    s->endpoint = t->endpoint;
+    s->backend = (int32_t)i;
+    s->start_ns = wall_ns(&t->trace, k->start_us ? k->start_us : req->start_us);
+    s->end_ns = wall_ns(&t->trace, k->end_us ? k->end_us : end_us); /* cut short: ends with the request */
+}
+
+/* The server span and one client span per call that was made, queued in
+ * chunks so the stack stays small whatever the number of backends. */
+static void export_spans(const md_telemetry_t *tm, const md_http_req_t *req, const md_http_done_t *done,
+                         const md_tm_req_t *t, uint64_t end_us)
+{
+    md_span_t spans[SPAN_CHUNK];
+    size_t n = 0;
+    server_span(&spans[n++], req, done, t, end_us);
+    for (size_t i = 0; i < t->ncalls; i++) {
+        if (t->calls[i].outcome == MD_TM_NOT_STARTED || !t->calls[i].has_span)
+            continue;
+        if (n == SPAN_CHUNK) {
+            md_otlp_push(tm->otlp, spans, n);
+            n = 0;
+        }
+        client_span(&spans[n++], req, t, i, end_us);
+    }
+    md_otlp_push(tm->otlp, spans, n);
 }
 
 void md_tm_finish(md_tm_worker_t *tw, md_http_req_t *req, const md_http_done_t *done)
@@ -368,4 +609,6 @@ void md_tm_finish(md_tm_worker_t *tw, md_http_req_t *req, const md_http_done_t *
     }
     if (tm->log && md_accesslog_wants(tm->log, tw->index, done->status))
         log_request(tw, req, done, t, end, dur);
+    if (t && t->trace.exported)
+        export_spans(tm, req, done, t, end);
 }

@@ -12,17 +12,22 @@
  * Cost per request: the record in the request pool, one clock read at the
  * end (shared with Server-Timing), a few relaxed counter stores, and, when
  * logged, one line formatted into a per-worker buffer. No lock, no malloc,
- * no syscall.
+ * no syscall. Trace context (trace.h) adds a header scan and a few random
+ * draws; a sampled request with an exporter adds a few clock reads and one
+ * short-lived lock to queue its spans (otlp.h).
  */
 #ifndef MD_TELEMETRY_TELEMETRY_H
 #define MD_TELEMETRY_TELEMETRY_H
 
 #include "config/config.h"
 #include "core/loop.h"
+#include "core/pool.h"
 #include "http/server.h"
 #include "telemetry/accesslog.h"
 #include "telemetry/metrics.h"
+#include "telemetry/otlp.h"
 #include "telemetry/record.h"
+#include "telemetry/trace.h"
 
 #define MD_TM_TICK_MS 1000      /* gauge refresh and log flush period */
 #define MD_TM_MAX_CALLS 64      /* backend calls a log line lists */
@@ -31,21 +36,26 @@ typedef struct md_tm_worker md_tm_worker_t;
 
 /* Builds what cfg asks for: metrics when the admin listener is on, the
  * access log (opened here, so call with the shutdown signals blocked) when
- * it is not off, Server-Timing when enabled. cfg is borrowed for the
- * telemetry's life. NULL with a message in err (an unopenable log file). */
+ * it is not off, Server-Timing when enabled, the span exporter and its
+ * thread when tracing.otlp_endpoint is set. cfg is borrowed for the
+ * telemetry's life. NULL with a message in err (an unopenable log file, a
+ * thread that cannot start). */
 md_telemetry_t *md_telemetry_new(const md_config_t *cfg, int nworkers, char *err, size_t errlen);
 
-/* Writes out the log and frees everything; the workers must have stopped.
- * NULL is ignored. */
+/* Flushes the span queue (one last attempt within tracing.timeout), writes
+ * out the log and frees everything; the workers must have stopped. NULL is
+ * ignored. */
 void md_telemetry_free(md_telemetry_t *tm);
 
-/* False when there is nothing to record (metrics, log and Server-Timing all
- * off): the gateway then skips the records altogether. */
+/* True for any telemetry object: even with metrics, log and Server-Timing
+ * all off, every request carries its trace context to the backends. False
+ * only for NULL (the gateway then skips the records altogether). */
 bool md_telemetry_active(const md_telemetry_t *tm);
 
 /* The parts, or NULL when off. */
 md_metrics_t *md_telemetry_metrics(const md_telemetry_t *tm);
 md_accesslog_t *md_telemetry_log(const md_telemetry_t *tm);
+md_otlp_t *md_telemetry_otlp(const md_telemetry_t *tm);
 
 /* Gauges a worker refreshes on each tick (the gateway's upstream pools):
  * called on the worker thread with the worker's md_tm_worker_t. */
@@ -64,9 +74,35 @@ void md_tm_worker_free(md_tm_worker_t *tw);
 void md_tm_set_upstream(md_tm_worker_t *tw, size_t upstream, uint32_t open, uint32_t idle);
 
 /* Starts the request's record in its pool and hangs it on req->telemetry.
- * `endpoint` is an index into cfg->endpoints or -1 (no match). Returns the
- * record, or NULL when tm is NULL. */
+ * `endpoint` is an index into cfg->endpoints or -1 (no match). Takes the
+ * trace context from a valid `traceparent` (and `tracestate`) header, else
+ * starts a new trace, sampled by tracing.sample. Returns the record, or
+ * NULL when tm is NULL. */
 md_tm_req_t *md_tm_begin(const md_telemetry_t *tm, md_http_req_t *req, int endpoint);
+
+/* The traceparent to send with backend call i: the request's trace id,
+ * call i's own (client span) id, made now if it has none, and the sampling
+ * decision. Writes MD_TRACEPARENT_LEN characters and a NUL into out and
+ * returns MD_TRACEPARENT_LEN, or 0 (nothing written) when t is NULL or i
+ * is out of range. */
+size_t md_tm_traceparent(md_tm_req_t *t, size_t i, char out[MD_TRACEPARENT_LEN + 1]);
+
+/* Most headers md_tm_trace_headers writes. */
+#define MD_TM_TRACE_HEADERS 2
+
+/* Writes the trace context headers for backend call i into out (room for
+ * MD_TM_TRACE_HEADERS): `traceparent` (md_tm_traceparent) and, when there
+ * is one to forward, `tracestate`, values in `pool`. When the backend's own
+ * configured headers (configured[0..nconfigured)) set traceparent, they own
+ * the context and nothing is written; one that sets only tracestate keeps
+ * it. Returns the number written: 0 when t is NULL. */
+size_t md_tm_trace_headers(md_tm_req_t *t, size_t i, md_pool_t *pool, md_header_t *out,
+                           const md_header_t *configured, size_t nconfigured);
+
+/* The tracestate to forward with every backend call: the caller's, when it
+ * and its traceparent were valid; else empty (send no tracestate). Lives in
+ * the request pool. t may be NULL. */
+md_str_t md_tm_tracestate(const md_tm_req_t *t);
 
 /* The Server-Timing value for the request's ended calls plus total
  * ("news;dur=3.1, events;dur=2.4, total;dur=4.0"), NUL-terminated in the

@@ -661,6 +661,7 @@ static void reset_response(md_upstream_call_t *call)
     call->body_wire = 0;
     call->res.status = 0;
     call->res.content_type[0] = '\0';
+    call->res.cache_control[0] = '\0';
     md_buf_reset(&call->res.body);
 }
 
@@ -923,12 +924,37 @@ static void choose_framing(md_upstream_call_t *call, const md_http_response_head
     }
 }
 
+/* Joins the Cache-Control headers (the cache needs them for `ttl:
+ * upstream`). A value that does not fit is dropped whole, never cut in the
+ * middle of a directive. */
+static void copy_cache_control(md_upstream_call_t *call, const md_http_response_head_t *h)
+{
+    char *out = call->res.cache_control;
+    size_t len = 0, cap = sizeof(call->res.cache_control);
+    for (size_t i = 0; i < h->num_headers; i++) {
+        const md_header_t *hd = &h->headers[i];
+        if (!md_header_name_is(hd, "cache-control"))
+            continue;
+        size_t need = hd->value_len + (len ? 2 : 0);
+        if (len + need >= cap)
+            break;
+        if (len) {
+            memcpy(out + len, ", ", 2);
+            len += 2;
+        }
+        memcpy(out + len, hd->value, hd->value_len);
+        len += hd->value_len;
+    }
+    out[len] = '\0';
+}
+
 /* A final response head of `n` bytes was parsed. */
 static int head_done(md_upstream_call_t *call, const md_http_response_head_t *h, size_t n)
 {
     conn_t *c = call->conn;
     call->res.status = h->status;
     copy_content_type(call, h->content_type);
+    copy_cache_control(call, h);
     if (!call->streaming && h->unknown_encoding)
         return call_finish(call, MD_EINVAL);
     choose_framing(call, h);

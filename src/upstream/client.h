@@ -59,6 +59,8 @@ typedef struct md_upstream_result {
     int status;                 /* HTTP status, 0 if none was read */
     md_buf_t body;              /* decoded body; owned by the result */
     char content_type[128];     /* "" if absent; truncated if longer */
+    char cache_control[256];    /* every Cache-Control value joined by ", "; "" if
+                                   absent; cut at a directive boundary if longer */
     uint64_t duration_us;       /* from the call to its end */
     size_t wire_bytes;          /* response bytes read off the socket */
 } md_upstream_result_t;

@@ -477,6 +477,7 @@ class Ctx:
         self.dir = workdir      # created and removed by run.py
         self.medleys = []
         self.mocks = []
+        self.cleanups = []      # callables run last (e.g. a redis-server)
 
     def write_config(self, text, name="medley.yaml"):
         path = os.path.join(self.dir, name)
@@ -528,4 +529,9 @@ class Ctx:
                 failures.append(e)
         for mock in self.mocks:
             mock.stop()
+        for fn in self.cleanups:
+            fn()
         return failures
+
+    def on_cleanup(self, fn):
+        self.cleanups.append(fn)

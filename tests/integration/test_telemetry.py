@@ -237,7 +237,7 @@ def test_access_log_matches_requests_and_holds_no_secret(t):
     eq(sorted(by_status), [200, 400, 404], "statuses logged")
     for line in lines:
         eq(sorted(line), sorted(["time", "method", "path", "status", "bytes", "duration_ms", "client",
-                                 "endpoint", "backends", "incomplete"]), "log line fields")
+                                 "trace_id", "span_id", "endpoint", "backends", "incomplete"]), "log line fields")
         check(TIME_RE.match(line["time"]), f"time {line['time']!r} is not RFC 3339 UTC with ms")
         eq(line["method"], "GET", "method")
         eq(line["client"], "127.0.0.1", "client")

@@ -1,7 +1,8 @@
 /*
  * Unit tests for the telemetry keys of the config (config/telemetry.c):
- * the defaults (everything on), each key's accepted forms, and every
- * mistake reported at its line:column. Positions are counted by hand.
+ * the defaults (everything on, no span export), each key's accepted forms
+ * (`tracing:` and its otlp_endpoint URL forms too), and every mistake
+ * reported at its line:column. Positions are counted by hand.
  */
 #include "testutil.h"
 
@@ -46,7 +47,109 @@ static void defaults_turn_everything_on(void **state)
     assert_true(t->log_sample == 1.0);
     assert_false(t->log_errors_only);
     assert_true(t->server_timing);
+    assert_null(t->otlp_endpoint);
+    assert_null(t->otlp_host);
+    assert_null(t->otlp_path);
+    assert_null(t->service_name); /* NULL means "medley" */
+    assert_int_equal(t->otlp_port, 4318);
+    assert_true(t->trace_sample == 1.0);
+    assert_int_equal(t->otlp_queue, 8192);
+    assert_int_equal(t->otlp_batch, 512);
+    assert_int_equal(t->otlp_interval_ms, 1000);
+    assert_int_equal(t->otlp_timeout_ms, 2000);
     md_config_free(cfg);
+}
+
+static void tracing_keys_are_read(void **state)
+{
+    (void)state;
+    md_config_t *cfg = load("tracing:\n"
+                            "  otlp_endpoint: http://collector.local:4319/v1/traces\n"
+                            "  sample: 0.25\n"
+                            "  service_name: api-gateway\n"
+                            "  queue: 100\n"
+                            "  batch: 50\n"
+                            "  interval: 500ms\n"
+                            "  timeout: 3s\n" BASE);
+    const md_telemetry_conf_t *t = &cfg->telemetry;
+    assert_string_equal(t->otlp_endpoint, "http://collector.local:4319/v1/traces");
+    assert_string_equal(t->otlp_host, "collector.local");
+    assert_int_equal(t->otlp_port, 4319);
+    assert_string_equal(t->otlp_path, "/v1/traces");
+    assert_true(t->trace_sample == 0.25);
+    assert_string_equal(t->service_name, "api-gateway");
+    assert_int_equal(t->otlp_queue, 100);
+    assert_int_equal(t->otlp_batch, 50);
+    assert_int_equal(t->otlp_interval_ms, 500);
+    assert_int_equal(t->otlp_timeout_ms, 3000);
+    md_config_free(cfg);
+}
+
+static void otlp_endpoint_forms(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *url, *host, *path;
+        int port;
+    } forms[] = {
+        { "http://127.0.0.1", "127.0.0.1", "/v1/traces", 4318 },
+        { "http://127.0.0.1/", "127.0.0.1", "/v1/traces", 4318 },
+        { "http://otel:80", "otel", "/v1/traces", 80 },
+        { "\"http://[::1]:5000/\"", "::1", "/v1/traces", 5000 },
+        { "\"http://[fe80::1]/x\"", "fe80::1", "/x", 4318 },
+        { "http://h:1/custom/path?tenant=a", "h", "/custom/path?tenant=a", 1 },
+    };
+    for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+        char yaml[512];
+        snprintf(yaml, sizeof(yaml), "tracing: { otlp_endpoint: %s }\n" BASE, forms[i].url);
+        md_config_t *cfg = load(yaml);
+        assert_string_equal(cfg->telemetry.otlp_host, forms[i].host);
+        assert_string_equal(cfg->telemetry.otlp_path, forms[i].path);
+        assert_int_equal(cfg->telemetry.otlp_port, forms[i].port);
+        md_config_free(cfg);
+    }
+    /* An unset batch follows a small queue down. */
+    md_config_t *cfg = load("tracing: { queue: 100 }\n" BASE);
+    assert_int_equal(cfg->telemetry.otlp_queue, 100);
+    assert_int_equal(cfg->telemetry.otlp_batch, 100);
+    assert_null(cfg->telemetry.otlp_endpoint);
+    md_config_free(cfg);
+    cfg = load("tracing: off\n" BASE);
+    assert_null(cfg->telemetry.otlp_endpoint);
+    md_config_free(cfg);
+    cfg = load("tracing: { sample: 0 }\n" BASE);
+    assert_true(cfg->telemetry.trace_sample == 0.0);
+    md_config_free(cfg);
+}
+
+static void tracing_mistakes_have_positions(void **state)
+{
+    (void)state;
+    expect_error("tracing:\n  otlp_endpoint: https://otel:4318/v1/traces\n" BASE, 2, 18, "must be http://");
+    expect_error("tracing:\n  otlp_endpoint: otel:4318\n" BASE, 2, 18, "must start with http://");
+    expect_error("tracing:\n  otlp_endpoint: http://u:p@otel/\n" BASE, 2, 18, "must not hold user info");
+    expect_error("tracing:\n  otlp_endpoint: http://otel:70000\n" BASE, 2, 18, "port that is not 1..65535");
+    expect_error("tracing:\n  otlp_endpoint: http://otel:0\n" BASE, 2, 18, "port that is not 1..65535");
+    expect_error("tracing:\n  otlp_endpoint: http://otel:x1\n" BASE, 2, 18, "port that is not 1..65535");
+    expect_error("tracing:\n  otlp_endpoint: \"http://otel:\"\n" BASE, 2, 18, "malformed port");
+    expect_error("tracing:\n  otlp_endpoint: http://:4318\n" BASE, 2, 18, "needs a host");
+    expect_error("tracing:\n  otlp_endpoint: http://\n" BASE, 2, 18, "needs a host");
+    expect_error("tracing:\n  otlp_endpoint: \"http://[::1\"\n" BASE, 2, 18, "unclosed '['");
+    expect_error("tracing:\n  otlp_endpoint: http://a_b/\n" BASE, 2, 18, "not a name or an IP address");
+    expect_error("tracing:\n  otlp_endpoint: \"http://h/a b\"\n" BASE, 2, 18, "path with a space");
+    expect_error("tracing:\n  otlp_endpoint: http://h/a#b\n" BASE, 2, 18, "path with a space");
+    expect_error("tracing:\n  otlp_endpoint: \"\"\n" BASE, 2, 18, "'otlp_endpoint' must not be empty");
+    expect_error("tracing:\n  sample: 2\n" BASE, 2, 11, "'sample' must be a number between 0 and 1");
+    expect_error("tracing:\n  queue: 15\n" BASE, 2, 10, "'queue' must be an integer between 16 and 1000000");
+    expect_error("tracing:\n  queue: 1000001\n" BASE, 2, 10, "between 16 and 1000000");
+    expect_error("tracing:\n  queue: 100\n  batch: 101\n" BASE, 3, 10, "'batch' must be an integer between 1 and 100");
+    expect_error("tracing:\n  batch: 0\n" BASE, 2, 10, "'batch' must be an integer between 1 and 8192");
+    expect_error("tracing:\n  interval: fast\n" BASE, 2, 13, "'interval' must be a duration");
+    expect_error("tracing:\n  timeout: 61s\n" BASE, 2, 12, "'timeout' must be at most 60s");
+    expect_error("tracing:\n  service_name: \"\"\n" BASE, 2, 17, "'service_name' must not be empty");
+    expect_error("tracing:\n  smaple: 1\n" BASE, 2, 3, "unknown key 'smaple' in tracing (did you mean 'sample'?)");
+    expect_error("tracing: 5\n" BASE, 1, 10, "tracing must be a mapping");
+    expect_error("tracing: off\ntracing: off\n" BASE, 2, 1, "duplicate key 'tracing'");
 }
 
 static void every_key_is_read(void **state)
@@ -125,6 +228,9 @@ int main(void)
         cmocka_unit_test(every_key_is_read),
         cmocka_unit_test(off_switches),
         cmocka_unit_test(mistakes_have_positions),
+        cmocka_unit_test(tracing_keys_are_read),
+        cmocka_unit_test(otlp_endpoint_forms),
+        cmocka_unit_test(tracing_mistakes_have_positions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

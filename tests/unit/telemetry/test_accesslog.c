@@ -38,6 +38,8 @@ static md_log_entry_t sample_entry(void)
         .bytes = 1187,
         .duration_us = 4012,
         .client = "10.0.0.7",
+        .trace_id = "4bf92f3577b34da6a3ce929d0e0e4736",
+        .span_id = "00f067aa0ba902b7",
         .endpoint_json = lit("\"/home\""),
         .calls = calls,
         .ncalls = 2,
@@ -69,7 +71,9 @@ static void line_has_every_field_in_order(void **state)
     assert_int_equal(md_accesslog_format(&b, &e), MD_OK);
     assert_string_equal(b.data,
                         "{\"time\":\"2023-11-14T22:13:20.123Z\",\"method\":\"GET\",\"path\":\"/home\",\"status\":200,"
-                        "\"bytes\":1187,\"duration_ms\":4.012,\"client\":\"10.0.0.7\",\"endpoint\":\"/home\","
+                        "\"bytes\":1187,\"duration_ms\":4.012,\"client\":\"10.0.0.7\","
+                        "\"trace_id\":\"4bf92f3577b34da6a3ce929d0e0e4736\",\"span_id\":\"00f067aa0ba902b7\","
+                        "\"endpoint\":\"/home\","
                         "\"backends\":[{\"name\":\"news\",\"status\":200,\"outcome\":\"ok\",\"duration_ms\":3.104},"
                         "{\"name\":\"vacation\",\"status\":null,\"outcome\":\"timeout\",\"duration_ms\":500.000}],"
                         "\"incomplete\":true}\n");
@@ -87,7 +91,7 @@ static void unmatched_request_has_null_endpoint_and_no_backends(void **state)
     assert_int_equal(md_accesslog_format(&b, &e), MD_OK);
     assert_string_equal(b.data, "{\"time\":\"1970-01-01T00:00:00.000Z\",\"method\":\"POST\",\"path\":\"/x\","
                                 "\"status\":404,\"bytes\":85,\"duration_ms\":0.035,\"client\":\"\","
-                                "\"endpoint\":null,\"backends\":[],\"incomplete\":false}\n");
+                                "\"trace_id\":null,\"span_id\":null,\"endpoint\":null,\"backends\":[],\"incomplete\":false}\n");
     md_buf_free(&b);
 }
 

@@ -249,6 +249,7 @@ static void a_fresh_registry_shows_the_configured_series_at_zero(void **state)
     lacks(text, "endpoint=\"(none)\"");    /* until counted */
     lacks(text, "method=\"HEAD\"");
     lacks(text, "medley_access_log_dropped_total"); /* no log */
+    lacks(text, "medley_trace_");                   /* no span export */
     free(text);
     md_metrics_free(m);
     md_config_free(cfg);
@@ -422,13 +423,20 @@ static void gauges_come_from_the_caller(void **state)
     md_config_t *cfg = load();
     md_metrics_t *m = md_metrics_new(cfg, 1);
     md_metrics_gauges_t g = { .requests_in_flight = 3, .connections_open = 7, .has_access_log = true,
-                              .access_log_dropped = 5 };
+                              .access_log_dropped = 5, .has_trace_export = true, .trace_spans_exported = 11,
+                              .trace_spans_dropped = 12, .trace_export_failures = 13 };
     char *text = render(m, &g);
     check_exposition(text);
     has_line(text, "medley_requests_in_flight 3");
     has_line(text, "medley_connections_open 7");
     has_line(text, "# TYPE medley_access_log_dropped_total counter");
     has_line(text, "medley_access_log_dropped_total 5");
+    has_line(text, "# TYPE medley_trace_spans_exported_total counter");
+    has_line(text, "medley_trace_spans_exported_total 11");
+    has_line(text, "# TYPE medley_trace_spans_dropped_total counter");
+    has_line(text, "medley_trace_spans_dropped_total 12");
+    has_line(text, "# TYPE medley_trace_export_failures_total counter");
+    has_line(text, "medley_trace_export_failures_total 13");
     has_line(text, "medley_build_info{version=\"" MD_VERSION "\"} 1");
     free(text);
     md_metrics_free(m);

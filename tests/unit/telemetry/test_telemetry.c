@@ -238,7 +238,8 @@ static void finished_requests_reach_metrics_and_log_without_secrets(void **state
     r = tc_request(port, "HEAD /home HTTP/1.1\r\nHost: x\r\n\r\n");
     assert_int_equal(r.status, 200);
     free(r.body);
-    r = tc_request(port, "DELETE /nothing?password=SECRET000 HTTP/1.1\r\nHost: x\r\n\r\n");
+    r = tc_request(port, "DELETE /nothing?password=SECRET000 HTTP/1.1\r\nHost: x\r\n"
+                         "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r\n\r\n");
     assert_int_equal(r.status, 404);
     free(r.body);
 
@@ -270,8 +271,17 @@ static void finished_requests_reach_metrics_and_log_without_secrets(void **state
     assert_non_null(strstr(log, "\"method\":\"GET\",\"path\":\"/home\",\"status\":200,\"bytes\":8,"));
     assert_non_null(strstr(log, "\"method\":\"HEAD\",\"path\":\"/home\",\"status\":200,\"bytes\":0,"));
     assert_non_null(strstr(log, "\"method\":\"DELETE\",\"path\":\"/nothing\",\"status\":404,"));
-    assert_non_null(strstr(log, "\"client\":\"127.0.0.1\",\"endpoint\":\"/home\",\"backends\":[{\"name\":\"news\","
-                                "\"status\":200,\"outcome\":\"ok\",\"duration_ms\":3.000},"));
+    /* a new trace per request, unless the client sent one */
+    const char *ids = strstr(log, "\"client\":\"127.0.0.1\",\"trace_id\":\"");
+    assert_non_null(ids);
+    ids += strlen("\"client\":\"127.0.0.1\",\"trace_id\":\"");
+    assert_int_equal(strspn(ids, "0123456789abcdef"), 32);
+    assert_memory_equal(ids + 32, "\",\"span_id\":\"", 13);
+    assert_int_equal(strspn(ids + 45, "0123456789abcdef"), 16);
+    assert_non_null(strstr(ids + 61, "\",\"endpoint\":\"/home\",\"backends\":[{\"name\":\"news\","
+                                     "\"status\":200,\"outcome\":\"ok\",\"duration_ms\":3.000},"));
+    assert_non_null(strstr(log, "\"path\":\"/nothing\",\"status\":404,"));
+    assert_non_null(strstr(log, "\"trace_id\":\"4bf92f3577b34da6a3ce929d0e0e4736\",\"span_id\":\""));
     assert_non_null(strstr(log, "{\"name\":\"vaca tion\",\"status\":null,\"outcome\":\"timeout\","
                                 "\"duration_ms\":500.000},{\"name\":\"late\",\"status\":null,"
                                 "\"outcome\":\"cancelled\",\"duration_ms\":0.000}],\"incomplete\":true}"));

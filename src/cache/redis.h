@@ -1,0 +1,92 @@
+/*
+ * redis.h - the shared cache tier: an asynchronous Redis client on a
+ * worker's event loop (hiredis's async API driven by md_loop_t).
+ *
+ * One md_redis_t per worker thread holds one connection, so commands
+ * pipeline on it with no locks. Redis is an accelerator, never a
+ * dependency: when it is down, slow or answering nonsense, a command fails
+ * fast (the callback gets an error, or the call refuses to start) and the
+ * caller carries on without it. The client reconnects by itself with a
+ * backoff (100 ms doubling to 5 s) and counts what happened.
+ *
+ * Every key is sent with the configured prefix (default "medley:") in
+ * front. A command not answered within timeout_ms marks the connection
+ * broken: it is closed (every pending callback gets MD_ETIMEDOUT) and
+ * reopened later, because a Redis that answers late answers everything
+ * late.
+ *
+ * libuv's rule: a call that returns NULL never runs its callback; a call
+ * that starts runs it exactly once unless md_redis_cancel() came first.
+ * Callbacks never run from inside an md_redis_* call.
+ */
+#ifndef MD_CACHE_REDIS_H
+#define MD_CACHE_REDIS_H
+
+#include "config/config.h"
+#include "core/buf.h"
+#include "core/common.h"
+#include "core/loop.h"
+
+typedef struct md_redis md_redis_t;
+typedef struct md_redis_op md_redis_op_t;
+
+/* GET's answer: status MD_OK with the value, MD_ENOTFOUND (no such key),
+ * or MD_ETIMEDOUT / MD_ERESET / MD_ECONNECT / MD_EINVAL (a reply that is
+ * not a string). `val` is valid only during the callback. */
+typedef void (*md_redis_get_cb)(void *arg, int status, const char *val, size_t len);
+
+/* A count (purge): status MD_OK and how many keys were removed, or an error
+ * and how many were removed before it. */
+typedef void (*md_redis_count_cb)(void *arg, int status, uint64_t n);
+
+/* Counters (this worker's connection). */
+typedef struct md_redis_stats {
+    uint64_t commands;          /* sent */
+    uint64_t errors;            /* answered with an error or broken off */
+    uint64_t timeouts;          /* connection closed because a command (or the
+                                   connect + handshake, allowed 2 x timeout_ms,
+                                   at least 100 ms) was late */
+    uint64_t refused;           /* calls that did not start because Redis was down */
+    uint64_t connects;          /* connection attempts */
+    bool up;                    /* connected and usable now */
+} md_redis_stats_t;
+
+/* Creates the worker's client and starts connecting (AUTH and SELECT are
+ * sent first when the conf asks). Never NULL: an unreachable Redis is just
+ * "down". `conf` must outlive the client. */
+md_redis_t *md_redis_new(md_loop_t *loop, const md_cache_global_conf_t *conf);
+
+/* Closes the connection; pending callbacks are NOT run (their owners must
+ * be gone). Loop thread only. NULL is ignored. */
+void md_redis_free(md_redis_t *r);
+
+/* True when connected and ready for commands. */
+bool md_redis_up(const md_redis_t *r);
+
+/* GET prefix+key. NULL when Redis is down (counted as refused), and also
+ * (not counted) when cb is NULL or the key is over 8 KB (prefix excluded).
+ * Binary-safe. At most 65,536 calls may be in flight; more are refused. */
+md_redis_op_t *md_redis_get(md_redis_t *r, const char *key, size_t keylen, md_redis_get_cb cb, void *arg);
+
+/* SET prefix+key val PX ttl_ms, fire and forget. MD_OK when sent, MD_ERR
+ * when Redis is down. ttl_ms 0 is refused (MD_EINVAL); a key over 8 KB, a
+ * value over 64 MiB or a full op table gives MD_ETOOBIG. */
+int md_redis_set(md_redis_t *r, const char *key, size_t keylen, const char *val, size_t len, uint64_t ttl_ms);
+
+/* Removes every key matching the glob `pattern` (prefix added, so the
+ * pattern covers the part after it) with SCAN MATCH ... COUNT 500 and
+ * UNLINK, one batch after another, at most 10,000 batches (then the callback
+ * gets MD_ETOOBIG and the count so far). NULL when down. */
+md_redis_op_t *md_redis_purge(md_redis_t *r, const char *pattern, size_t len, md_redis_count_cb cb, void *arg);
+
+/* Cancels a pending call: its callback will not run. NULL is ignored. Op
+ * records are recycled, so never cancel a call whose callback has run. */
+void md_redis_cancel(md_redis_op_t *op);
+
+void md_redis_get_stats(const md_redis_t *r, md_redis_stats_t *st);
+
+/* Appends s to out with the glob metacharacters * ? [ ] \ escaped by a
+ * backslash, so it matches itself literally in a SCAN MATCH pattern. */
+int md_redis_glob_escape(const char *s, size_t len, md_buf_t *out);
+
+#endif
