@@ -100,16 +100,11 @@ static long b64_decode(const char *in, size_t len, unsigned char *out)
 
 static bool is_ctl(unsigned char c) { return c < 0x20 || c == 0x7f; }
 
-static bool is_tchar(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           (c && strchr("!#$%&'*+-.^_`|~", c));
-}
 
 int md_basic_parse(const char *v, size_t len, char *buf, size_t cap, md_basic_cred_t *cred)
 {
     memset(cred, 0, sizeof(*cred));
-    if (len < 5 || strncasecmp(v, "Basic", 5) != 0 || (len > 5 && is_tchar((unsigned char)v[5])))
+    if (len < 5 || strncasecmp(v, "Basic", 5) != 0 || (len > 5 && md_is_tchar((unsigned char)v[5])))
         return MD_ENOTFOUND;
     size_t i = 5;
     if (i == len || v[i] != ' ')

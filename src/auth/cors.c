@@ -40,21 +40,6 @@ static const char H_REQ_HEADERS[] = "Access-Control-Request-Headers";
 
 /* ---- tokens and origins ------------------------------------------------- */
 
-static bool is_tchar(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           (c && strchr("!#$%&'*+-.^_`|~", c));
-}
-
-static bool is_token(const char *s, size_t len)
-{
-    if (len == 0)
-        return false;
-    for (size_t i = 0; i < len; i++)
-        if (!is_tchar((unsigned char)s[i]))
-            return false;
-    return true;
-}
 
 static bool is_lower_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
 
@@ -187,7 +172,7 @@ static int compile_list(md_cors_policy_t *p, const char *const *in, size_t n, co
             item = "null";
         } else if (is_origins) {
             item = normalize_origin(p->pool, s);
-        } else if (is_token(s, strlen(s))) {
+        } else if (md_is_token(s, strlen(s))) {
             char *copy = md_pool_strndup(p->pool, s, strlen(s));
             if (lower)
                 lowercase(copy);
@@ -384,7 +369,7 @@ static int check_request_headers(const md_cors_policy_t *p, const char *v, size_
             *why = "more than 64 names in Access-Control-Request-Headers";
             return MD_ETOOBIG;
         }
-        if (!is_token(v + a, b - a)) {
+        if (!md_is_token(v + a, b - a)) {
             *why = "malformed Access-Control-Request-Headers";
             return MD_EINVAL;
         }
@@ -435,7 +420,7 @@ int md_cors_preflight(const md_cors_policy_t *p, const md_header_t *hs, size_t n
     const char *allow_origin = match_origin(p, origin);
     if (!allow_origin)
         return refuse(out, MD_EINVAL, "origin not allowed");
-    if (!acrm || !is_token(acrm->value, acrm->value_len))
+    if (!acrm || !md_is_token(acrm->value, acrm->value_len))
         return refuse(out, MD_EINVAL, "missing or malformed Access-Control-Request-Method");
     if (!method_allowed(p, acrm->value, acrm->value_len))
         return refuse(out, MD_EINVAL, "method not allowed");

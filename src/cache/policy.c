@@ -28,13 +28,6 @@ static bool is_ows(char ch)
     return ch == ' ' || ch == '\t';
 }
 
-/* RFC 9110 tchar. */
-static bool is_tchar(unsigned char ch)
-{
-    if ((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z'))
-        return true;
-    return ch != '\0' && strchr("!#$%&'*+-.^_`|~", ch) != NULL;
-}
 
 /* ---- Cache-Control -------------------------------------------------------- */
 
@@ -90,7 +83,7 @@ static size_t read_item(const char *v, size_t len, size_t i, cc_item_t *it)
 {
     memset(it, 0, sizeof(*it));
     size_t start = i;
-    while (i < len && is_tchar((unsigned char)v[i]))
+    while (i < len && md_is_tchar((unsigned char)v[i]))
         i++;
     it->name = v + start;
     it->name_len = i - start;
@@ -107,7 +100,7 @@ static size_t read_item(const char *v, size_t len, size_t i, cc_item_t *it)
                 return len;
         } else {
             size_t vs = i;
-            while (i < len && is_tchar((unsigned char)v[i]))
+            while (i < len && md_is_tchar((unsigned char)v[i]))
                 i++;
             it->val = v + vs;
             it->val_len = i - vs;

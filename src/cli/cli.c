@@ -1,6 +1,6 @@
 /*
  * cli.c - the command line: `run`, `check`, `demo`, `--version`, `--help`
- * (`connector` is in connector.c).
+ * (`connector` is in connector.c, `explain` in explain.c).
  *
  * `run` and `demo` share serve(): compile the gateway, bind the server,
  * block the shutdown signals in every thread and leave them to one signal
@@ -53,6 +53,8 @@ static void usage(FILE *f)
             "  medley connector export -c FILE --out DIR [--sample] [--force]\n"
             "                                                Power Platform connector package for FILE\n"
             "  medley connector lint DIR                     check a connector package offline\n"
+            "  medley explain -c FILE [--header 'Name: value']... [--json] PATH\n"
+            "                                                one GET through FILE: per backend time and bytes\n"
             "  medley --version | --help\n\n"
             "Admin: /metrics, /healthz, /readyz on 127.0.0.1:9090 (admin.listen; --admin-port N, 0 = any).\n"
             "Signals: SIGTERM/SIGINT drain in-flight requests, then exit 0.\n"
@@ -223,7 +225,7 @@ static int serve(md_config_t *cfg, const opts_t *o, void (*banner)(uint16_t port
         md_gateway_admin_route(gw, &route);
         md_admin_set_route(admin, &route);
     }
-    md_server_hooks_t hooks;
+    md_server_hooks_t hooks = { 0 };
     md_gateway_hooks(gw, &hooks);
     md_server_t *srv = md_server_new(cfg->listen_host, cfg->listen_port, nworkers, &cfg->limits, &hooks, err,
                                      sizeof(err));
@@ -347,6 +349,8 @@ int md_cli_main(int argc, char **argv)
     }
     if (!strcmp(cmd, "connector"))
         return md_cli_connector(argc, argv);
+    if (!strcmp(cmd, "explain"))
+        return md_cli_explain(argc, argv);
     opts_t o;
     if (strcmp(cmd, "run") && strcmp(cmd, "check") && strcmp(cmd, "demo")) {
         fprintf(stderr, "medley: unknown command '%s'\n\n", cmd);

@@ -99,20 +99,8 @@ static bool is_scalar(const md_cfg_node_t *n, const char *s)
  * `also` completes the message with the other accepted words. */
 static int long_duration(md_cfg_ctx_t *c, const md_cfg_node_t *n, const char *also, uint32_t *out_ms)
 {
-    static const struct { const char *unit; uint64_t ms; } units[] = {
-        { "", 1 }, { "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 }, { "d", 86400000 },
-    };
-    const char *s = n->kind == MD_CFG_SCALAR ? n->str : "";
-    size_t digits = strspn(s, "0123456789");
-    uint64_t v = 0;
-    for (size_t i = 0; i < digits && digits <= 10; i++)
-        v = v * 10 + (uint64_t)(s[i] - '0');
-    for (size_t i = 0; digits > 0 && digits <= 10 && i < MD_ARRAY_LEN(units); i++) {
-        if (strcmp(s + digits, units[i].unit) != 0)
-            continue;
-        v *= units[i].ms; /* at most 10^10 * 86400000: far below 2^64 */
-        if (v < 1 || v > MAX_CACHE_MS)
-            break;
+    uint64_t v;
+    if (md_cfg_duration_ms(n, &v) == MD_OK && v >= 1 && v <= MAX_CACHE_MS) {
         *out_ms = (uint32_t)v;
         return MD_OK;
     }
@@ -120,20 +108,6 @@ static int long_duration(md_cfg_ctx_t *c, const md_cfg_node_t *n, const char *al
                        n->key ? n->key : "value", also);
 }
 
-/* RFC 9110 token, 1..max bytes. */
-static bool is_token(const char *s, size_t max)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > max)
-        return false;
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        bool alnum = (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
-        if (!alnum && !strchr("!#$%&'*+-.^_`|~", ch))
-            return false;
-    }
-    return true;
-}
 
 /* ---- the top-level block ------------------------------------------------- */
 
@@ -375,7 +349,7 @@ static int vary_entry(md_cfg_ctx_t *c, const md_cfg_node_t *n, const md_endpoint
                            md_cfg_show(s, n->str));
     if (!name)
         return vary_param(c, n, e, what);
-    if (!is_token(name, MAX_VARY_NAME))
+    if (!md_cfg_is_token(name, MAX_VARY_NAME))
         return md_cfg_fail(c, n->line, n->col, "'vary' entry '%s': NAME must be 1-%d characters of an HTTP token "
                            "(A-Z a-z 0-9 ! # $ %% & ' * + - . ^ _ ` | ~)", md_cfg_show(s, n->str), MAX_VARY_NAME);
     return MD_OK;

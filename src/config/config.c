@@ -119,13 +119,16 @@ static void free_endpoint(md_endpoint_conf_t *e)
     md_free(e->params);
     free_response(&e->response);
     md_cfg_cache_policy_free(&e->cache);
+    md_cfg_endpoint_auth_free(&e->auth);
+    md_cfg_endpoint_guard_free(e);
     for (size_t i = 0; e->backends && i < e->nbackends; i++)
         free_backend(&e->backends[i]);
     md_free(e->backends);
 }
 
-static void free_upstream(md_upstream_conf_t *u)
+void md_cfg_upstream_free(md_upstream_conf_t *u)
 {
+    md_cfg_oauth2_free(u->oauth2);
     md_free(u->name);
     md_free(u->url);
     md_free(u->host);
@@ -139,7 +142,7 @@ void md_config_free(md_config_t *cfg)
     if (!cfg)
         return;
     for (size_t i = 0; cfg->upstreams && i < cfg->nupstreams; i++)
-        free_upstream(&cfg->upstreams[i]);
+        md_cfg_upstream_free(&cfg->upstreams[i]);
     md_free(cfg->upstreams);
     for (size_t i = 0; cfg->endpoints && i < cfg->nendpoints; i++)
         free_endpoint(&cfg->endpoints[i]);
@@ -152,6 +155,8 @@ void md_config_free(md_config_t *cfg)
     md_free(cfg->telemetry.otlp_path);
     md_free(cfg->telemetry.service_name);
     md_cfg_cache_global_free(&cfg->cache);
+    md_cfg_auth_free(&cfg->auth);
+    md_cfg_guard_free(cfg);
     md_free(cfg->public_url);
     md_free(cfg->public_host);
     md_free(cfg->public_base_path);
@@ -334,44 +339,45 @@ static int resolve(md_cfg_ctx_t *c, const md_cfg_node_t *n, md_upstream_conf_t *
     return MD_OK;
 }
 
-static int bad_url(md_cfg_ctx_t *c, const md_cfg_node_t *n, const char *why)
+static int bad_url(md_cfg_ctx_t *c, const md_cfg_node_t *n, const char *what, const char *why)
 {
     char s[MD_CFG_SHOW];
-    return md_cfg_fail(c, n->line, n->col, "upstream url '%s' %s", md_cfg_show(s, n->str), why);
+    return md_cfg_fail(c, n->line, n->col, "%s '%s' %s", what, md_cfg_show(s, n->str), why);
 }
 
-/* url: http://host[:port][/base] */
-static int parse_url(md_cfg_ctx_t *c, const md_cfg_node_t *n, md_upstream_conf_t *u)
+/* http://host[:port][/base]; `what` names it in messages ("upstream url"). */
+int md_cfg_http_url(md_cfg_ctx_t *c, const md_cfg_node_t *n, const char *what, md_upstream_conf_t *u)
 {
     if (md_cfg_line(c, n, false, MD_CFG_MAX_PATH, &u->url) != MD_OK)
         return MD_EINVAL;
     const char *s = u->url;
     if (strncasecmp(s, "https://", 8) == 0)
-        return md_cfg_fail(c, n->line, n->col, "https upstreams are not supported yet (use http://)");
+        return md_cfg_fail(c, n->line, n->col, "https %s are not supported yet (use http://)",
+                           strcmp(what, "upstream url") == 0 ? "upstreams" : "token URLs");
     if (strncasecmp(s, "http://", 7) != 0)
-        return bad_url(c, n, "must start with http://");
+        return bad_url(c, n, what, "must start with http://");
     s += 7;
     if (strpbrk(s, "?#"))
-        return bad_url(c, n, "must not have a query or fragment");
+        return bad_url(c, n, what, "must not have a query or fragment");
     size_t alen = strcspn(s, "/");
     if (memchr(s, '@', alen))
-        return bad_url(c, n, "must not contain user info (user@)");
+        return bad_url(c, n, what, "must not contain user info (user@)");
     if (strchr(s, ' '))
-        return bad_url(c, n, "must not contain spaces");
+        return bad_url(c, n, what, "must not contain spaces");
 
     char authority[MAX_HOST + 16];
     if (alen >= sizeof(authority))
-        return bad_url(c, n, "has a host that is too long");
+        return bad_url(c, n, what, "has a host that is too long");
     memcpy(authority, s, alen);
     authority[alen] = '\0';
     const char *host, *port;
     size_t hlen;
     bool v6;
     if (!md_cfg_split_host_port(authority, &host, &hlen, &port, &v6) || hlen == 0)
-        return bad_url(c, n, "must be http://host[:port][/path]");
+        return bad_url(c, n, what, "must be http://host[:port][/path]");
     u->port = 80;
     if (*port && !md_cfg_parse_port(port, &u->port, false))
-        return bad_url(c, n, "has a bad port (1-65535)");
+        return bad_url(c, n, what, "has a bad port (1-65535)");
     u->host = md_strndup(host, hlen);
 
     char hh[MAX_HOST + 16];
@@ -423,15 +429,16 @@ static int parse_upstream_fields(md_cfg_ctx_t *c, const md_cfg_node_t *map, md_u
         return MD_EINVAL;
     if ((n = md_cfg_get(map, "headers")) && md_cfg_kv(c, n, MD_CFG_KV_HEADERS, &u->headers, &u->nheaders) != MD_OK)
         return MD_EINVAL;
-    if (md_cfg_require(c, map, "url", what, &n) != MD_OK)
+    if (md_cfg_require(c, map, "url", what, &n) != MD_OK ||
+        md_cfg_http_url(c, n, "upstream url", u) != MD_OK)
         return MD_EINVAL;
-    return parse_url(c, n, u);
+    return (n = md_cfg_get(map, "oauth2")) ? md_cfg_oauth2(c, n, u) : MD_OK;
 }
 
 static int parse_upstream(md_cfg_ctx_t *c, const md_cfg_node_t *map, md_upstream_conf_t *u)
 {
     static const char *const keys[] = { "url", "timeout", "connect_timeout", "max_connections", "max_queue",
-                                        "max_response_bytes", "headers", NULL };
+                                        "max_response_bytes", "headers", "oauth2", NULL };
     char what[MD_CFG_SHOW + 16], k[MD_CFG_SHOW];
     snprintf(what, sizeof(what), "upstream '%s'", md_cfg_show(k, map->key));
     u->line = map->key_line;
@@ -474,6 +481,7 @@ static void set_defaults(md_config_t *cfg)
     cfg->workers = 0;
     md_cfg_telemetry_defaults(cfg);
     md_cfg_cache_defaults(cfg);
+    md_cfg_auth_defaults(cfg);
     cfg->limits = (md_limits_t){
         .max_header_bytes = 16 * 1024,
         .max_headers = 64,
@@ -492,7 +500,8 @@ static int parse_top(md_cfg_ctx_t *c, const md_cfg_node_t *root)
 {
     static const char *const keys[] = { "listen",    "workers", "limits",     "upstreams",     "endpoints",
                                         "public_url", "connector", "admin", "access_log", "server_timing",
-                                        "tracing",   "cache",   NULL };
+                                        "tracing",   "cache",   "cors",       "rate_limits",   "auth",
+                                        NULL };
     if (!root || (root->kind == MD_CFG_SCALAR && root->null))
         return md_cfg_fail(c, 1, 1, "the configuration is empty (expected listen, upstreams, endpoints)");
     if (root->kind != MD_CFG_MAP)
@@ -522,6 +531,12 @@ static int parse_top(md_cfg_ctx_t *c, const md_cfg_node_t *root)
             rc = md_cfg_telemetry(c, n);
         else if (strcmp(n->key, "cache") == 0)
             rc = md_cfg_cache_global(c, n);
+        else if (strcmp(n->key, "auth") == 0)
+            rc = md_cfg_auth(c, n);
+        else if (strcmp(n->key, "cors") == 0)
+            rc = md_cfg_cors(c, n);
+        else if (strcmp(n->key, "rate_limits") == 0)
+            rc = md_cfg_rate_limits(c, n);
         if (rc != MD_OK)
             return rc;
     }

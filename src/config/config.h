@@ -43,6 +43,9 @@ typedef struct md_kv {
     char *value;
 } md_kv_t;
 
+/* An upstream's `oauth2:` block (config/outbound.c); defined below. */
+typedef struct md_oauth2_conf md_oauth2_conf_t;
+
 typedef struct md_upstream_conf {
     char *name;
     char *url;                  /* as written (after ${} expansion) */
@@ -59,8 +62,24 @@ typedef struct md_upstream_conf {
     size_t max_response_bytes;  /* decoded body cap; default 8 MiB */
     md_kv_t *headers;           /* static headers sent on every call (values are templates) */
     size_t nheaders;
+    md_oauth2_conf_t *oauth2;   /* OAuth 2.0 client credentials; NULL = none */
     int line, col;              /* where it was declared */
 } md_upstream_conf_t;
+
+/* `oauth2:` on an upstream: medley gets a token from token_url with the
+ * client credentials grant (RFC 6749 4.4) and sends it as
+ * "Authorization: Bearer <token>" on every call to the upstream. The
+ * secret and the tokens are wiped on free and never logged. */
+struct md_oauth2_conf {
+    /* token_url parsed as an upstream (http:// only, resolved once):
+     * `token.base_path` is the token path, `token.timeout_ms` the token
+     * call's timeout (`timeout`, default 5 s), `token.name` "UPSTREAM.oauth2". */
+    md_upstream_conf_t token;
+    char *client_id;
+    char *client_secret;        /* secret */
+    char *scope;                /* space-separated scope tokens; NULL = none */
+    int line, col;              /* where the block starts */
+};
 
 typedef enum { MD_PARAM_STRING, MD_PARAM_INTEGER, MD_PARAM_NUMBER, MD_PARAM_BOOLEAN } md_param_type_t;
 typedef enum { MD_PARAM_IN_QUERY, MD_PARAM_IN_PATH, MD_PARAM_IN_HEADER } md_param_in_t;
@@ -134,6 +153,11 @@ typedef struct md_backend_conf {
     char *as;                   /* dotted key in the merged response; NULL = merge at root */
     bool optional;
     uint32_t timeout_ms;        /* 0 = the upstream's */
+    /* `forward_authorization: true`: the caller's Authorization header is
+     * sent on as is (after inbound auth accepted the request), and is part
+     * of the fragment's cache key. Not with an oauth2 upstream, nor with an
+     * Authorization in `headers`. */
+    bool forward_authorization;
     md_cache_conf_t cache;      /* the fragment's cache policy */
     int line, col;              /* where it was declared */
 } md_backend_conf_t;
@@ -167,6 +191,87 @@ typedef struct md_response_conf {
     size_t nschema;
 } md_response_conf_t;
 
+/* What a rate limit counts by: each distinct value has its own bucket.
+ * Every kind but CLIENT falls back to the client address when the request
+ * has no value for it (so leaving a header out never escapes the limit). */
+typedef enum {
+    MD_RL_KEY_CLIENT,           /* `client`: the client's IP address */
+    MD_RL_KEY_HEADER,           /* `header.NAME`: a request header's value */
+    MD_RL_KEY_AUTH,             /* `auth`: the authenticated identity */
+    MD_RL_KEY_JWT,              /* `jwt.CLAIM`: a claim of the verified JWT */
+} md_rl_key_t;
+
+/* One named limit under the top-level `rate_limits:`. */
+typedef struct md_rate_limit_conf {
+    char *name;
+    uint32_t count;             /* tokens per period */
+    uint32_t period_ms;
+    uint32_t burst;             /* bucket size; default count */
+    md_rl_key_t key;
+    char *key_name;             /* HEADER: the header, JWT: the claim; else NULL */
+    uint32_t max_keys;          /* buckets held at once; default 100000 */
+    int line, col;              /* where it was declared */
+} md_rate_limit_conf_t;
+
+/* The top-level `cors:` block. Absent: off (no CORS header is ever sent). */
+typedef struct md_cors_conf {
+    bool on;
+    char **origins;             /* exact scheme://host[:port], or one "*" */
+    size_t norigins;
+    char **methods;             /* default none (GET, HEAD, POST need no listing) */
+    size_t nmethods;
+    char **headers;             /* allowed request headers */
+    size_t nheaders;
+    char **expose;              /* response headers scripts may read */
+    size_t nexpose;
+    bool credentials;
+    long max_age_s;             /* -1: not sent */
+    int line, col;              /* where the block starts */
+} md_cors_conf_t;
+
+/* Inbound authentication (config/auth.c; enforced by gateway/auth.c). */
+typedef enum { MD_AUTH_API_KEY = 1, MD_AUTH_BASIC, MD_AUTH_JWT } md_auth_kind_t;
+
+/* One entry of `auth.providers`. Secrets (key values) are wiped on free
+ * and never appear in a message. */
+typedef struct md_auth_provider_conf {
+    char *name;                 /* [A-Za-z0-9_.-]{1,64}, not "none" */
+    md_auth_kind_t type;
+    char *realm;                /* WWW-Authenticate realm; default "medley" */
+    char *header;               /* api_key: header carrying the key; default X-Api-Key */
+    char *query;                /* api_key: query parameter instead of a header; NULL if none */
+    md_kv_t *keys;              /* api_key: name -> key value (secret) */
+    size_t nkeys;
+    char *file;                 /* api_key keys file, basic users file; NULL if none */
+    char *issuer;               /* jwt: exact "iss" */
+    char **audiences;           /* jwt: accepted "aud" values, 1..16 */
+    size_t naudiences;
+    unsigned algs;              /* jwt: MD_JWA_* bits (auth/jwks.h); default RS256|PS256|ES256 */
+    char *jwks_file;            /* jwt: the issuer's JWKS document */
+    uint32_t leeway_s;          /* jwt: clock skew tolerated; default 60 */
+    char *connector_client_id;  /* jwt `connector.client_id`: the connector's Entra app; NULL = placeholder */
+    char *connector_resource;   /* jwt `connector.resource`: token resource; NULL = first audience */
+    int line, col;              /* where it was declared */
+} md_auth_provider_conf_t;
+
+/* The top-level `auth:` block. */
+typedef struct md_auth_conf {
+    md_auth_provider_conf_t *providers;
+    size_t nproviders;
+    int default_provider;       /* index applied to endpoints without `auth:`; -1 = none (open) */
+    int line, col;              /* where the block starts, 0 if absent */
+} md_auth_conf_t;
+
+/* An endpoint's `auth:` (or the default). */
+typedef struct md_endpoint_auth_conf {
+    int provider;               /* index into cfg->auth.providers; -1 = open */
+    char **scopes;              /* jwt only: every one required (md_jwt_has_scope) */
+    size_t nscopes;
+    char **roles;               /* jwt only: every one required in "roles" */
+    size_t nroles;
+    int line, col;              /* where `auth:` was written, 0 if the default applies */
+} md_endpoint_auth_conf_t;
+
 typedef struct md_endpoint_conf {
     char *path;                 /* may hold {name} segments (path params) */
     char *method;               /* default "GET" */
@@ -182,6 +287,10 @@ typedef struct md_endpoint_conf {
     char *errors_field;         /* e.g. "_errors": report failed optional backends; NULL = off */
     md_response_conf_t response;
     md_cache_conf_t cache;      /* the composed view's cache policy (ttl and vary only) */
+    md_endpoint_auth_conf_t auth; /* who may call it */
+    size_t *rate_limits;        /* `rate_limit:` indexes into cfg->rate_limits */
+    size_t nrate_limits;
+    bool cors_off;              /* `cors: off`: no CORS headers, no preflight */
     int line, col;              /* where it was declared */
 } md_endpoint_conf_t;
 
@@ -269,6 +378,7 @@ typedef struct md_config {
     md_limits_t limits;
     md_telemetry_conf_t telemetry;
     md_cache_global_conf_t cache;
+    md_auth_conf_t auth;
     md_upstream_conf_t *upstreams;
     size_t nupstreams;
     md_endpoint_conf_t *endpoints;
@@ -280,6 +390,9 @@ typedef struct md_config {
     char *public_base_path;     /* "/" or "/base" without a trailing '/', as `basePath` */
     int public_url_line, public_url_col;
     md_connector_conf_t connector;
+    md_cors_conf_t cors;
+    md_rate_limit_conf_t *rate_limits;
+    size_t nrate_limits;
 } md_config_t;
 
 /* Loads and validates a config file. On failure returns NULL and fills diag. */

@@ -29,10 +29,11 @@
 
 static const char *const endpoint_keys[] = { "path", "method", "summary", "description", "operation_id", "deadline",
                                              "errors_field", "params", "backends", "passthrough", "response", "cache",
-                                             NULL };
+                                             "rate_limit", "cors", "auth", NULL };
 static const char *const backend_keys[] = { "name", "upstream", "method", "path", "query", "headers", "shape",
-                                            "as", "optional", "timeout", "cache", NULL };
-static const char *const passthrough_keys[] = { "upstream", "path", "method", "query", "headers", "timeout", NULL };
+                                            "as", "optional", "timeout", "cache", "forward_authorization", NULL };
+static const char *const passthrough_keys[] = { "upstream", "path", "method", "query", "headers", "timeout",
+                                                "forward_authorization", NULL };
 static const char *const shape_keys[] = { "from", "select", "deny", "rename", "sort", "limit", NULL };
 static const char *const param_keys[] = { "in", "type", "required", "pattern", "default", "description",
                                           "max_length", "visibility", "example", NULL };
@@ -514,7 +515,7 @@ static int parse_call(md_cfg_ctx_t *c, const md_cfg_node_t *map, md_backend_conf
         return MD_EINVAL;
     if ((n = md_cfg_get(map, "timeout")) && md_cfg_duration(c, n, &b->timeout_ms) != MD_OK)
         return MD_EINVAL;
-    return MD_OK;
+    return md_cfg_forward_authorization(c, map, b, what);
 }
 
 static int parse_backend(md_cfg_ctx_t *c, const md_cfg_node_t *map, const md_endpoint_conf_t *e,
@@ -637,6 +638,10 @@ static int parse_endpoint(md_cfg_ctx_t *c, const md_cfg_node_t *map, md_endpoint
     if (cache && md_cfg_cache_policy(c, cache, e, false, ep, &e->cache) != MD_OK)
         return MD_EINVAL;
 
+    if (md_cfg_endpoint_guard(c, map, e, ep) != MD_OK)
+        return MD_EINVAL;
+    if (md_cfg_endpoint_auth(c, md_cfg_get(map, "auth"), e, ep) != MD_OK)
+        return MD_EINVAL;
     const md_cfg_node_t *resp = md_cfg_get(map, "response");
     if (resp && md_cfg_response(c, resp, e, ep) != MD_OK)
         return MD_EINVAL;

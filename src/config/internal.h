@@ -12,7 +12,11 @@
  *             backends, shapes; connector.c public_url, connector and
  *             response (the connector export's keys); telemetry.c admin,
  *             access_log, server_timing; cache.c the top-level `cache:`
- *             block and the `cache:` of backends and endpoints. All copy
+ *             block and the `cache:` of backends and endpoints; auth.c
+ *             `auth:` and an endpoint's `auth:`;
+ *             limits_cors.c `cors:`, `rate_limits:` and an endpoint's
+ *             `rate_limit:` and `cors:`; outbound.c an upstream's
+ *             `oauth2:` and a backend's `forward_authorization`. All copy
  *             values into the heap-owned model.
  * The tree and its pool live only for the duration of one load.
  */
@@ -21,11 +25,13 @@
 
 #include "config/config.h"
 #include "core/buf.h"
+#include "core/common.h"
 #include "core/pool.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* Hard limits on the input; every one is reported as an error, never
  * truncated. */
@@ -125,6 +131,17 @@ int md_cfg_text(md_cfg_ctx_t *c, const md_cfg_node_t *n, char **out);   /* any t
 int md_cfg_line(md_cfg_ctx_t *c, const md_cfg_node_t *n, bool allow_empty, size_t max, char **out);
 int md_cfg_bool(md_cfg_ctx_t *c, const md_cfg_node_t *n, bool *out);
 int md_cfg_uint(md_cfg_ctx_t *c, const md_cfg_node_t *n, uint32_t min, uint32_t max, uint32_t *out);
+/* Reads a duration scalar ("250ms", "2s", "1m", "1h", "1d"; a bare integer
+ * is milliseconds) into *ms without a range check or message. MD_OK or
+ * MD_EINVAL. */
+int md_cfg_duration_ms(const md_cfg_node_t *n, uint64_t *ms);
+
+/* An RFC 9110 token of 1..max bytes (header names, claim names). */
+static inline bool md_cfg_is_token(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+    return n <= max && md_is_token(s, n);
+}
 int md_cfg_duration(md_cfg_ctx_t *c, const md_cfg_node_t *n, uint32_t *out_ms);
 int md_cfg_size(md_cfg_ctx_t *c, const md_cfg_node_t *n, size_t *out);
 int md_cfg_method(md_cfg_ctx_t *c, const md_cfg_node_t *n, char **out);
@@ -185,5 +202,40 @@ int md_cfg_cache_policy(md_cfg_ctx_t *c, const md_cfg_node_t *n, const md_endpoi
 /* cache.c: free what the two blocks own (secrets are wiped first). */
 void md_cfg_cache_policy_free(md_cache_conf_t *cc);
 void md_cfg_cache_global_free(md_cache_global_conf_t *g);
+
+/* auth.c: the defaults of cfg->auth, the top-level `auth:` block
+ * (providers, default), an endpoint's `auth:` key (n NULL: the default
+ * applies; providers must be parsed already; `ep` names the endpoint), and
+ * freeing what they own (api key values are wiped first). */
+void md_cfg_auth_defaults(md_config_t *cfg);
+int md_cfg_auth(md_cfg_ctx_t *c, const md_cfg_node_t *map);
+int md_cfg_endpoint_auth(md_cfg_ctx_t *c, const md_cfg_node_t *n, md_endpoint_conf_t *e, const char *ep);
+void md_cfg_auth_free(md_auth_conf_t *a);
+void md_cfg_endpoint_auth_free(md_endpoint_auth_conf_t *a);
+
+/* limits_cors.c: the top-level `cors:` block (n is the key's value) and
+ * `rate_limits:` map; an endpoint's `rate_limit:` and `cors:` keys (limits
+ * must be parsed already; `ep` names the endpoint in messages); freeing
+ * what they own. */
+int md_cfg_cors(md_cfg_ctx_t *c, const md_cfg_node_t *n);
+int md_cfg_rate_limits(md_cfg_ctx_t *c, const md_cfg_node_t *map);
+int md_cfg_endpoint_guard(md_cfg_ctx_t *c, const md_cfg_node_t *map, md_endpoint_conf_t *e, const char *ep);
+void md_cfg_endpoint_guard_free(md_endpoint_conf_t *e);
+void md_cfg_guard_free(md_config_t *cfg);
+
+/* config.c: an http://host[:port][/path] URL into u's url, host, port,
+ * host_header, base_path and addr (resolved now); `what` names it in
+ * messages ("upstream url"). And freeing what an upstream owns. */
+int md_cfg_http_url(md_cfg_ctx_t *c, const md_cfg_node_t *n, const char *what, md_upstream_conf_t *u);
+void md_cfg_upstream_free(md_upstream_conf_t *u);
+
+/* outbound.c: an upstream's `oauth2:` block into u->oauth2 (its static
+ * headers must be parsed already); a backend's `forward_authorization`
+ * key, checked against its headers and upstream (`what` names the
+ * backend); freeing an oauth2 block (the secret is wiped; NULL is fine). */
+int md_cfg_oauth2(md_cfg_ctx_t *c, const md_cfg_node_t *map, md_upstream_conf_t *u);
+int md_cfg_forward_authorization(md_cfg_ctx_t *c, const md_cfg_node_t *map, md_backend_conf_t *b,
+                                 const char *what);
+void md_cfg_oauth2_free(md_oauth2_conf_t *o);
 
 #endif

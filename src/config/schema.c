@@ -255,25 +255,33 @@ int md_cfg_uint(md_cfg_ctx_t *c, const md_cfg_node_t *n, uint32_t min, uint32_t 
     return MD_OK;
 }
 
-int md_cfg_duration(md_cfg_ctx_t *c, const md_cfg_node_t *n, uint32_t *out_ms)
+int md_cfg_duration_ms(const md_cfg_node_t *n, uint64_t *ms)
 {
     static const struct { const char *unit; uint64_t ms; } units[] = {
-        { "", 1 }, { "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 },
+        { "", 1 }, { "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 }, { "d", 86400000 },
     };
     uint64_t v;
     const char *rest;
-    if (n->kind == MD_CFG_SCALAR && leading_number(n->str, &v, &rest)) {
-        for (size_t i = 0; i < MD_ARRAY_LEN(units); i++) {
-            if (strcmp(rest, units[i].unit) != 0)
-                continue;
-            v *= units[i].ms;
-            if (v < 1 || v > MAX_DURATION_MS)
-                return md_cfg_fail(c, n->line, n->col, "'%s' must be between 1ms and 1h", name_of(n));
-            *out_ms = (uint32_t)v;
+    if (n->kind != MD_CFG_SCALAR || !leading_number(n->str, &v, &rest))
+        return MD_EINVAL;
+    for (size_t i = 0; i < MD_ARRAY_LEN(units); i++) {
+        if (strcmp(rest, units[i].unit) == 0) {
+            *ms = v * units[i].ms; /* at most 10^12 * 86400000: below 2^64 */
             return MD_OK;
         }
     }
-    return md_cfg_fail(c, n->line, n->col, "'%s' must be a duration like 250ms or 2s", name_of(n));
+    return MD_EINVAL;
+}
+
+int md_cfg_duration(md_cfg_ctx_t *c, const md_cfg_node_t *n, uint32_t *out_ms)
+{
+    uint64_t v;
+    if (md_cfg_duration_ms(n, &v) != MD_OK)
+        return md_cfg_fail(c, n->line, n->col, "'%s' must be a duration like 250ms or 2s", name_of(n));
+    if (v < 1 || v > MAX_DURATION_MS)
+        return md_cfg_fail(c, n->line, n->col, "'%s' must be between 1ms and 1h", name_of(n));
+    *out_ms = (uint32_t)v;
+    return MD_OK;
 }
 
 int md_cfg_size(md_cfg_ctx_t *c, const md_cfg_node_t *n, size_t *out)
@@ -312,24 +320,11 @@ int md_cfg_method(md_cfg_ctx_t *c, const md_cfg_node_t *n, char **out)
     return md_cfg_fail(c, n->line, n->col, "'%s' must be one of GET, HEAD, POST, PUT, PATCH, DELETE", name_of(n));
 }
 
-/* RFC 9110 token: the characters allowed in a header name. */
-static bool is_token(const char *s)
-{
-    if (!*s)
-        return false;
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        bool alnum = (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
-        if (!alnum && !strchr("!#$%&'*+-.^_`|~", ch))
-            return false;
-    }
-    return true;
-}
 
 static int kv_name(md_cfg_ctx_t *c, const md_cfg_node_t *n, md_cfg_kv_kind_t kind)
 {
     char k[MD_CFG_SHOW];
-    if (kind == MD_CFG_KV_HEADERS && !is_token(n->key))
+    if (kind == MD_CFG_KV_HEADERS && !md_is_token(n->key, strlen(n->key)))
         return md_cfg_fail(c, n->key_line, n->key_col, "'%s' is not a valid header name", md_cfg_show(k, n->key));
     for (const char *p = n->key; *p; p++)
         if ((unsigned char)*p < 0x20 || *p == 0x7f)

@@ -197,15 +197,17 @@ static int split_authority(md_cfg_ctx_t *c, const md_cfg_node_t *n, const char *
     return MD_OK;
 }
 
-/* http://host[:port][/path]: no TLS (a collector or agent runs close by),
+/* http://host[:port][/path], or "" for no export: no TLS (a collector or agent runs close by),
  * no user info (nothing secret in the config's URLs), a path of visible
  * ASCII; none or "/" means /v1/traces. */
 static int parse_otlp_endpoint(md_cfg_ctx_t *c, const md_cfg_node_t *n, md_telemetry_conf_t *t)
 {
     char *url = NULL;
-    if (md_cfg_line(c, n, false, 2048, &url) != MD_OK)
+    if (md_cfg_line(c, n, true, 2048, &url) != MD_OK)
         return MD_EINVAL;
     md_free(url);
+    if (n->str[0] == '\0')
+        return MD_OK; /* "" (e.g. an unset ${OTLP_ENDPOINT:-}): no export */
     if (strncmp(n->str, "https://", 8) == 0)
         return bad_endpoint(c, n, "must be http:// (export to a collector or agent nearby; TLS is not built in)");
     if (strncmp(n->str, "http://", 7) != 0)

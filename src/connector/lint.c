@@ -899,6 +899,8 @@ static bool is_method(const doc_t *d, uint32_t k)
     return false;
 }
 
+static void check_requirement(lint_t *l, uint32_t list);
+
 static void check_operation(lint_t *l, uint32_t op)
 {
     if (!is(l->doc, op, MD_JSON_OBJECT)) {
@@ -914,6 +916,7 @@ static void check_operation(lint_t *l, uint32_t op)
     check_summary(l, op);
     check_operation_description(l, op);
     check_params(l, get(l->doc, op, "parameters"));
+    check_requirement(l, get(l->doc, op, "security"));
     check_responses(l, op);
 }
 
@@ -1007,6 +1010,46 @@ static auth_t check_security_def(lint_t *l, uint32_t def)
     return AUTH_UNKNOWN;
 }
 
+/* One requirement of a `security` list: each key names an entry of
+ * securityDefinitions and maps to a list of scopes. */
+static void check_requirement_entry(lint_t *l, uint32_t req, uint32_t defs)
+{
+    const doc_t *d = l->doc;
+    if (!is(d, req, MD_JSON_OBJECT)) {
+        ERR(l, "security-requirement", "a security requirement must be an object");
+        return;
+    }
+    FOR_MEMBERS(d, req, n, k, v) {
+        decode(d, k, &l->str);
+        if (!is(d, defs, MD_JSON_OBJECT) || get_n(d, defs, l->str.data, l->str.len) == MD_JSON_NONE)
+            ERR(l, "security-requirement", "requires \"%.60s\", which securityDefinitions does not define",
+                l->str.data);
+        else if (!is(d, v, MD_JSON_ARRAY))
+            ERR(l, "security-requirement", "\"%.60s\" must map to a list of scopes", l->str.data);
+    }
+}
+
+/* `security` (top level or an operation's): a list of requirements; an
+ * empty list says "no authentication" (an open operation). */
+static void check_requirement(lint_t *l, uint32_t list)
+{
+    const doc_t *d = l->doc;
+    if (list == MD_JSON_NONE)
+        return;
+    size_t p = push_str(l, "security");
+    if (!is(d, list, MD_JSON_ARRAY)) {
+        ERR(l, "security-requirement", "security must be a list of requirements (or [] for none)");
+    } else {
+        uint32_t defs = get(d, d->root, "securityDefinitions");
+        FOR_ELEMENTS(d, list, i, e) {
+            size_t q = push_index(l, i);
+            check_requirement_entry(l, e, defs);
+            pop(l, q);
+        }
+    }
+    pop(l, p);
+}
+
 /* The kind of authentication the definition declares (NONE: no entry). */
 static auth_t swagger_auth(lint_t *l)
 {
@@ -1030,6 +1073,7 @@ static auth_t swagger_auth(lint_t *l)
         }
     }
     pop(l, p);
+    check_requirement(l, get(d, d->root, "security"));
     return kind;
 }
 
@@ -1050,14 +1094,48 @@ static uint32_t find_cp(const doc_t *d, uint32_t cps, const char *type)
     return MD_JSON_NONE;
 }
 
+/* Whether string token i is present and not blank. */
+static bool has_text(lint_t *l, uint32_t i)
+{
+    return decode(l->doc, i, &l->str) && !md_lint_is_blank(l->str.data, l->str.len);
+}
+
+/* An aad oauthSetting: Entra issues tokens for a resource, so one must be
+ * named; a clientId still holding the exporter's placeholder (or none)
+ * cannot sign anyone in until the maker fills it in. */
+static void check_aad_settings(lint_t *l, uint32_t settings)
+{
+    const doc_t *d = l->doc;
+    size_t p = push_str(l, "oAuthSettings");
+    uint32_t res = get(d, get(d, settings, "properties"), "AzureActiveDirectoryResourceId");
+    uint32_t uri = get(d, get(d, get(d, settings, "customParameters"), "resourceUri"), "value");
+    if (!has_text(l, res) && !has_text(l, uri))
+        ERR(l, "security-oauth", "no resource (properties.AzureActiveDirectoryResourceId or "
+            "customParameters.resourceUri): Entra ID cannot issue a token for the service");
+    size_t q = push_str(l, "clientId");
+    if (!has_text(l, get(d, settings, "clientId")))
+        WARN(l, "security-client-id", "no clientId: set the Entra app registration's client id before import");
+    else if (memmem(l->str.data, l->str.len, "[[", 2) || memmem(l->str.data, l->str.len, "REPLACE", 7))
+        WARN(l, "security-client-id", "clientId \"%.60s\" is a placeholder: set the Entra app registration's "
+             "client id (medley: connector.client_id of the jwt provider)", l->str.data);
+    pop(l, q);
+    pop(l, p);
+}
+
 static void check_oauth_cp(lint_t *l, uint32_t cps)
 {
     const doc_t *d = l->doc;
     uint32_t o = find_cp(d, cps, "oauthSetting");
-    if (o == MD_JSON_NONE)
+    uint32_t settings = get(d, o, "oAuthSettings");
+    if (o == MD_JSON_NONE) {
         ERR(l, "security-match", "securityDefinitions has oauth2: connectionParameters needs an oauthSetting");
-    else if (!str_is(d, get(d, get(d, o, "oAuthSettings"), "identityProvider"), "aad"))
+    } else if (!str_is(d, get(d, settings, "identityProvider"), "aad")) {
         ERR(l, "security-match", "the oauthSetting's identityProvider must be aad (Microsoft Entra ID)");
+    } else {
+        size_t p = push_key(l, o - 1); /* a member's key token precedes its value */
+        check_aad_settings(l, settings);
+        pop(l, p);
+    }
 }
 
 /* The package's two halves must agree on how a connection authenticates:
@@ -1077,8 +1155,9 @@ static void check_security(lint_t *l)
     uint32_t count = cps == MD_JSON_NONE ? 0 : d->toks.v[cps].count;
     if (kind == AUTH_NONE && count)
         ERR(l, "security-match", "securityDefinitions is empty, so connectionParameters must be too");
-    if (kind == AUTH_APIKEY && find_cp(d, cps, "securestring") == MD_JSON_NONE)
-        ERR(l, "security-match", "securityDefinitions has an apiKey: connectionParameters needs a securestring (api_key)");
+    /* Power Platform sends the apiKey from the parameter named api_key. */
+    if (kind == AUTH_APIKEY && !cp_type_is(d, get(d, cps, "api_key"), "securestring"))
+        ERR(l, "security-match", "securityDefinitions has an apiKey: connectionParameters needs api_key, a securestring");
     if (kind == AUTH_BASIC) {
         uint32_t user = get(d, cps, "username"), pass = get(d, cps, "password");
         if (!cp_type_is(d, user, "string") && !cp_type_is(d, user, "securestring"))

@@ -23,8 +23,9 @@ int md_connector_api_properties(const md_config_t *cfg, md_buf_t *out)
 {
     const md_connector_conf_t *k = &cfg->connector;
     md_conn_auth_t auth;
-    md_conn_auth_from_config(cfg, &auth);
     md_buf_init(out, MAX_PROPERTIES_BYTES);
+    if (md_conn_auth_from_config(cfg, &auth, NULL) != MD_OK)
+        return MD_EINVAL; /* md_swagger_build reports it, with the endpoints */
     md_jw_t w;
     md_jw_init(&w, out);
     md_jw_object(&w, NULL);

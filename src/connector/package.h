@@ -28,7 +28,8 @@
 
 /* Builds apiProperties.json for cfg into *out, which this initializes (the
  * caller md_buf_frees it). publisher and stackOwner are the contact name,
- * left out without one. MD_OK or MD_ETOOBIG. */
+ * left out without one. MD_OK, MD_ETOOBIG, or MD_EINVAL when the
+ * endpoints use two auth providers (md_swagger_build says which). */
 int md_connector_api_properties(const md_config_t *cfg, md_buf_t *out);
 
 /* Writes the package for cfg into dir, with `definition` (built by

@@ -202,7 +202,7 @@ int md_connector_sample(const md_config_t *cfg, md_swagger_sample_t **out, FILE 
         md_seterr(err, errlen, "%s", line);
         return MD_ERR;
     }
-    md_server_hooks_t hooks;
+    md_server_hooks_t hooks = { 0 };
     md_gateway_hooks(gw, &hooks);
     md_server_t *srv = md_server_new("127.0.0.1", 0, 1, &cfg->limits, &hooks, err, errlen);
     if (!srv) {

@@ -28,6 +28,7 @@ typedef struct doc {
     const md_swagger_opts_t *opts;
     md_diag_t *diag;
     opid_t *opids;              /* one per endpoint */
+    md_conn_auth_t auth;        /* the connector's authentication */
     md_jw_t w;
 } doc_t;
 
@@ -308,6 +309,7 @@ static void write_operation(doc_t *d, size_t i)
             write_param(w, &e->params[p]);
         md_jw_end(w);
     }
+    md_conn_auth_write_operation(&d->auth, e, w);
     write_responses(d, i);
     md_jw_end(w);
 }
@@ -335,8 +337,6 @@ static void write_document(doc_t *d)
 {
     const md_config_t *cfg = d->cfg;
     md_jw_t *w = &d->w;
-    md_conn_auth_t auth;
-    md_conn_auth_from_config(cfg, &auth);
     md_jw_object(w, NULL);
     md_jw_string(w, "swagger", "2.0");
     write_info(d);
@@ -353,7 +353,7 @@ static void write_document(doc_t *d)
     md_jw_end(w);
     md_jw_object(w, "responses");
     md_jw_end(w);
-    md_conn_auth_write_definitions(&auth, w);
+    md_conn_auth_write_definitions(&d->auth, w);
     write_metadata(d);
     md_jw_end(w);
 }
@@ -383,6 +383,8 @@ int md_swagger_build(const md_config_t *cfg, const md_swagger_opts_t *opts, md_b
         return MD_EINVAL;
     d.opids = md_calloc(cfg->nendpoints ? cfg->nendpoints : 1, sizeof(opid_t));
     int rc = settle_operation_ids(&d);
+    if (rc == MD_OK)
+        rc = md_conn_auth_from_config(cfg, &d.auth, d.diag);
     if (rc == MD_OK) {
         md_jw_init(&d.w, out);
         write_document(&d);

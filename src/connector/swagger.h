@@ -10,7 +10,8 @@
  * endpoint (operationId, summary, description, parameters, responses: 200
  * with the shaped output's schema (schema.h), 400/404/502/504 referring to
  * medley's error schema in definitions.Error, `default` with a description
- * and no schema);
+ * and no schema; `security: []` when the endpoint is open in a connector
+ * that authenticates);
  * x-ms-connector-metadata (Website, Privacy policy, Categories); and the
  * security shape of security.h. Endpoints sharing a path share its path
  * item, in config order.
@@ -49,7 +50,8 @@ int md_swagger_operation_id(const md_endpoint_conf_t *e, char *out, size_t outle
  * frees it with md_buf_free, also on error). opts may be NULL. Errors, as
  * FILE:LINE:COL in diag: no public_url; no connector title or
  * description; an operationId that is too long, or shared by two
- * endpoints (compared without case); a document over
+ * endpoints (compared without case); endpoints guarded by two different
+ * auth providers (security.h); a document over
  * MD_SWAGGER_MAX_BYTES. Returns MD_OK, MD_EINVAL or MD_ETOOBIG. */
 int md_swagger_build(const md_config_t *cfg, const md_swagger_opts_t *opts, md_buf_t *out, md_diag_t *diag);
 

@@ -24,6 +24,23 @@ const char *md_strerror(int code)
     }
 }
 
+bool md_is_tchar(unsigned char c)
+{
+    if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
+        return true;
+    return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+}
+
+bool md_is_token(const char *s, size_t n)
+{
+    if (n == 0)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!md_is_tchar((unsigned char)s[i]))
+            return false;
+    return true;
+}
+
 bool md_header_name_is(const md_header_t *h, const char *name)
 {
     size_t n = strlen(name);

@@ -89,6 +89,13 @@ static inline uint32_t md_xorshift32(uint64_t *state)
  * byte after it. For hot paths that build text without printf. */
 char *md_put_u64(char *p, uint64_t v);
 
+/* True if c is an RFC 9110 tchar: a byte a token (header name, method)
+ * may hold. */
+bool md_is_tchar(unsigned char c);
+
+/* True if s[0..n) is a non-empty RFC 9110 token. */
+bool md_is_token(const char *s, size_t n);
+
 /* Case-insensitive comparison of a header name with a NUL-terminated one. */
 bool md_header_name_is(const md_header_t *h, const char *name);
 

@@ -92,8 +92,11 @@ void md_timer_stop(md_loop_t *loop, md_timer_t *t);
 static inline int md_timer_active(const md_timer_t *t) { return t->heap_index != (size_t)-1; }
 
 /* Thread-safe: queues fn(arg) to run on the loop's thread and wakes it.
- * Returns MD_OK. The queue is bounded only by callers; medley posts a
- * handful of control messages (shutdown, reload), never per request. */
+ * Returns MD_OK. The queue is bounded by its callers: control messages
+ * (shutdown), cache waiters woken by another worker's fill (at most
+ * max_waiters per key) and Basic-auth results (at most 64 pending). One
+ * malloc and one eventfd write per post: not for every request. Posts still
+ * queued when the loop is freed run then. */
 int md_loop_post(md_loop_t *loop, void (*fn)(void *arg), void *arg);
 
 #endif

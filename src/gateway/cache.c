@@ -8,7 +8,10 @@
  * Safety by construction: a key always holds the fully rendered backend
  * request (method, upstream, target, every rendered header), so whatever
  * input a backend's request uses (a param, a header, later a JWT claim) is
- * in its key. A fragment fetched for user 42 cannot answer user 7.
+ * in its key. A fragment fetched for user 42 cannot answer user 7. A
+ * forwarded Authorization is in it as a keyed digest (outbound.c); an
+ * upstream's OAuth2 token is not: it is medley's own, the same for every
+ * caller, and changes on each refresh.
  *
  * A fetch belongs to the worker, not to the request that started it: a
  * client that gives up does not cancel the fill the others wait for, and a
@@ -121,7 +124,10 @@ static int add_input(gw_cache_plan_t *p, md_str_t ns, md_str_t name)
     in->ns = ns;
     in->name = name;
     in->label = md_strdup(label);
-    if (ns.len == 6 && memcmp(ns.ptr, "header", 6) == 0)
+    /* Headers, and the caller's identity (jwt., auth.), are one person's:
+     * such answers are private to shared caches. */
+    if ((ns.len == 6 && memcmp(ns.ptr, "header", 6) == 0) || (ns.len == 3 && memcmp(ns.ptr, "jwt", 3) == 0) ||
+        (ns.len == 4 && memcmp(ns.ptr, "auth", 4) == 0))
         p->personal = true;
     return MD_OK;
 }
@@ -195,6 +201,7 @@ int gw_cache_plan_backend(gw_backend_t *gb, const md_endpoint_conf_t *e, const c
     p->conf = cc;
     p->inputs = md_calloc(GW_MAX_KEY_INPUTS, sizeof(*p->inputs));
     plan_names(p, 'b', e, gb->conf->name);
+    p->personal = gb->conf->forward_authorization; /* one caller's answer */
     int rc = add_template_inputs(p, gb->target);
     for (size_t i = 0; i < gb->nheaders && rc == MD_OK; i++)
         rc = add_template_inputs(p, gb->headers[i].value);
@@ -217,6 +224,7 @@ int gw_cache_plan_endpoint(gw_endpoint_t *ep, const char *file, md_diag_t *diag)
     int rc = MD_OK;
     for (size_t i = 0; i < ep->nbackends && rc == MD_OK; i++) {
         const gw_backend_t *b = &ep->backends[i];
+        p->personal |= b->conf->forward_authorization;
         rc = add_template_inputs(p, b->target);
         for (size_t j = 0; j < b->nheaders && rc == MD_OK; j++)
             rc = add_template_inputs(p, b->headers[j].value);
@@ -240,7 +248,8 @@ void gw_cache_plan_free(gw_cache_plan_t *p)
 
 /* ---- keys ---- */
 
-static void key_request(kw_t *w, const md_config_t *cfg, const gw_backend_t *b, const md_upstream_req_t *r)
+static void key_request(kw_t *w, const md_config_t *cfg, const gw_inputs_t *in, const gw_backend_t *b,
+                        const md_upstream_req_t *r)
 {
     kw_put(w, "#", 1);
     kw_str(w, r->method);
@@ -255,6 +264,14 @@ static void key_request(kw_t *w, const md_config_t *cfg, const gw_backend_t *b, 
         kw_put(w, r->headers[i].name, r->headers[i].name_len);
         kw_put(w, ":", 1);
         kw_put(w, r->headers[i].value, r->headers[i].value_len);
+    }
+    /* A forwarded Authorization follows them: its digest (never the
+     * credential, which would reach Redis) or "~" when the caller sent none. */
+    if (b->conf->forward_authorization) {
+        char d[GW_DIGEST_LEN + 1];
+        size_t n = gw_forwarded_digest(in, d);
+        kw_str(w, "\nAuthorization:");
+        kw_put(w, n ? d : "~", n ? n : 1);
     }
 }
 
@@ -283,7 +300,7 @@ int gw_cache_key(const md_config_t *cfg, const gw_cache_plan_t *p, gw_inputs_t *
         kw_put(&t, "", 1);
     }
     for (size_t i = 0; i < nreqs; i++)
-        key_request(&k, cfg, &bs[i], &reqs[i]);
+        key_request(&k, cfg, in, &bs[i], &reqs[i]);
     if (k.over || t.over)
         return MD_ETOOBIG;
     /* Pool-backed buffers: the key lives as long as the request. */
@@ -365,6 +382,7 @@ struct gw_fetch {
     gw_fetch_done_fn done;      /* NULL once detached */
     void *arg;
     uint64_t start_us;
+    uint64_t wire_bytes;        /* the backend's answer as read off the socket */
     gw_fetch_t *prev, *next;
 };
 
@@ -400,7 +418,7 @@ static void fetch_deliver(gw_fetch_t *f, md_cache_entry_t *e, md_cs_outcome_t cs
                           const char *msg, int status)
 {
     if (f->done)
-        f->done(f->arg, e, cs, kind, msg, status, md_now_us() - f->start_us);
+        f->done(f->arg, e, cs, kind, msg, status, md_now_us() - f->start_us, f->wire_bytes);
     else
         md_cache_entry_unref(e);
     fetch_free(f);
@@ -480,6 +498,7 @@ static void fetch_on_answer(md_upstream_result_t *res, void *arg)
 {
     gw_fetch_t *f = arg;
     f->call = NULL;
+    f->wire_bytes = res->wire_bytes;
     char msg[160], err[128];
     md_buf_t frag;
     md_buf_init(&frag, f->b->conf->up->max_response_bytes);

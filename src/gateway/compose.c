@@ -307,32 +307,41 @@ static void on_answer(md_upstream_result_t *res, void *arg)
     k->done = true;
     k->c->pending--;
     shape_answer(k, res);
-    md_tm_call_end(k->c->req->telemetry, (size_t)(k - k->c->calls), res->status, md_tm_outcome_of_kind(k->kind),
-                   res->duration_us);
+    size_t i = (size_t)(k - k->c->calls);
+    md_tm_call_end(k->c->req->telemetry, i, res->status, md_tm_outcome_of_kind(k->kind), res->duration_us);
+    md_tm_call_bytes(k->c->req->telemetry, i, res->wire_bytes, k->kind ? 0 : k->frag.len);
     md_buf_free(&res->body);
     progress(k->c, k);
 }
 
-/* A fill this call started (or shared) ended. */
-static void cached_call_end(gw_call_t *k, md_cache_entry_t *e, int cs, uint64_t duration_us)
+/* A cached call is answered. `called`: a backend call of this request's
+ * own happened (its fill went to the backend), which telemetry counts as a
+ * backend call; hits and shared fills are cache outcomes only. `wire_bytes`:
+ * what that call read from the backend (0 when the cache answered). */
+static void cached_call_end(gw_call_t *k, md_cache_entry_t *e, int cs, bool called, int status,
+                            uint64_t duration_us, uint64_t wire_bytes)
 {
+    size_t i = (size_t)(k - k->c->calls), len = 0;
     k->done = true;
     k->entry = e;
     k->cs = cs;
-    md_tm_call_end(k->c->req->telemetry, (size_t)(k - k->c->calls), e ? 200 : 0,
-                   md_tm_outcome_of_kind(k->kind), duration_us);
+    if (e)
+        md_cache_entry_data(e, &len);
+    md_tm_call_cache(k->c->req->telemetry, i, cs);
+    md_tm_call_bytes(k->c->req->telemetry, i, wire_bytes, len);
+    if (called)
+        md_tm_call_end(k->c->req->telemetry, i, status, md_tm_outcome_of_kind(k->kind), duration_us);
 }
 
 static void on_fetched(void *arg, md_cache_entry_t *e, md_cs_outcome_t cs, const char *kind, const char *message,
-                       int status, uint64_t duration_us)
+                       int status, uint64_t duration_us, uint64_t wire_bytes)
 {
-    MD_UNUSED(status);
     gw_call_t *k = arg;
     k->fetch = NULL;
     k->c->pending--;
     if (!e)
         fail_call(k, kind, "%s", message);
-    cached_call_end(k, e, (int)cs, duration_us);
+    cached_call_end(k, e, (int)cs, cs == MD_CS_MISS || cs == MD_CS_BYPASS, status, duration_us, wire_bytes);
     progress(k->c, k);
 }
 
@@ -343,8 +352,7 @@ static void on_waited(void *arg, md_cache_entry_t *e, int status)
     k->c->pending--;
     if (!e)
         fail_call(k, gw_error_kind(status), "the shared fetch failed: %s", md_strerror(status));
-    cached_call_end(k, e, status == MD_OK ? MD_CS_COALESCED : MD_CS_STALE_IF_ERROR,
-                    md_now_us() - k->c->req->start_us);
+    cached_call_end(k, e, status == MD_OK ? MD_CS_COALESCED : MD_CS_STALE_IF_ERROR, false, 0, 0, 0);
     progress(k->c, k);
 }
 
@@ -401,18 +409,19 @@ static bool start_cached(gw_call_t *k, gw_inputs_t *in, const md_upstream_req_t 
     case MD_CACHE_STALE:
         if (refresh)
             gw_fetch_start(w, k->b, k->key, tg, r, NULL, NULL, NULL);
-        cached_call_end(k, e, MD_CS_STALE, 0);
+        cached_call_end(k, e, MD_CS_STALE, false, 0, 0, 0);
         return true;
     case MD_CACHE_HIT:
-        cached_call_end(k, e, MD_CS_HIT, 0);
+        cached_call_end(k, e, MD_CS_HIT, false, 0, 0, 0);
         return true;
     case MD_CACHE_MISS:
         k->fetch = gw_fetch_start(w, k->b, k->key, tg, r, e, on_fetched, k);
         if (!k->fetch) {
             fail_call(k, "overloaded", "%s", "too many calls queued for this upstream");
-            cached_call_end(k, NULL, MD_CS_MISS, 0);
+            cached_call_end(k, NULL, MD_CS_MISS, true, 0, 0, 0);
             return true;
         }
+        md_tm_call_start(c->req->telemetry, i);
         break;
     case MD_CACHE_WAIT:
         k->cs = MD_CS_COALESCED;
@@ -421,7 +430,6 @@ static bool start_cached(gw_call_t *k, gw_inputs_t *in, const md_upstream_req_t 
         return false;
     }
     c->pending++;
-    md_tm_call_start(c->req->telemetry, i);
     return true;
 }
 
@@ -489,9 +497,13 @@ void gw_compose(gw_worker_t *w, const gw_endpoint_t *ep, gw_inputs_t *in)
     size_t n = ep->nbackends;
     char msg[256];
     md_upstream_req_t *ureqs = md_pool_calloc(req->pool, n * sizeof(*ureqs));
+    uint64_t no_token = 0; /* backends whose upstream has no OAuth2 token now (n <= 32) */
     /* Render every call first: a bad input fails with no backend called. */
     for (size_t i = 0; i < n; i++) {
-        if (gw_render_backend(&ep->backends[i], in, &ureqs[i], msg, sizeof(msg)) != MD_OK) {
+        int rc = gw_render_backend(&ep->backends[i], in, &ureqs[i], msg, sizeof(msg));
+        if (rc == MD_ENOTFOUND) {
+            no_token |= (uint64_t)1 << i;
+        } else if (rc != MD_OK) {
             md_http_respond_error(req, 400, "invalid_input", msg, NULL);
             return;
         }
@@ -512,7 +524,12 @@ void gw_compose(gw_worker_t *w, const gw_endpoint_t *ep, gw_inputs_t *in)
         k->c = c;
         k->b = &ep->backends[i];
         md_buf_init(&k->frag, 1);
-        start_call(k, in, &ureqs[i], i);
+        if (no_token >> i & 1) {
+            k->done = true;
+            fail_call(k, "auth", "no OAuth2 access token for upstream '%s'", k->b->conf->up->name);
+        } else {
+            start_call(k, in, &ureqs[i], i);
+        }
     }
     md_timer_start(req->loop, &c->deadline, ep->conf->deadline_ms);
     /* One progress() call: it may finish the request, after which c is gone. */

@@ -77,7 +77,6 @@ static bool all_in(const char *s, const char *extra)
     return true;
 }
 
-#define is_token(s) all_in((s), "!#$%&'*+-.^_`|~")  /* RFC 9110 tchar */
 #define is_unreserved(s) all_in((s), "-._~")       /* RFC 3986 */
 
 /* The target template source: path plus the `query:` map appended. */
@@ -104,11 +103,13 @@ static char *target_source(const md_backend_conf_t *b, const char *file, md_diag
     return md_buf_detach(&src, NULL);
 }
 
-/* Every variable a template uses must be known: a declared param, or a
- * query./header. input. */
+/* Every variable a template uses must be known: a declared param, a
+ * query./header. input, or a jwt./auth. input the endpoint's auth provider
+ * supplies. */
 static int check_vars(const md_template_t *t, const md_endpoint_conf_t *e, const md_backend_conf_t *b,
-                      const char *file, md_diag_t *diag)
+                      const md_config_t *cfg, md_diag_t *diag)
 {
+    const char *file = cfg->file;
     for (size_t i = 0; i < md_template_nvars(t); i++) {
         md_str_t ns, name;
         md_template_var(t, i, &ns, &name);
@@ -120,10 +121,14 @@ static int check_vars(const md_template_t *t, const md_endpoint_conf_t *e, const
                         "template variable {%s} is not a declared parameter of endpoint '%s' "
                         "(declare it under params, or use {query.NAME} / {header.NAME})",
                         nm, e->path);
-        if (ns.len && !(ns.len == 5 && memcmp(ns.ptr, "query", 5) == 0) &&
+        bool authns = (ns.len == 3 && memcmp(ns.ptr, "jwt", 3) == 0) || (ns.len == 4 && memcmp(ns.ptr, "auth", 4) == 0);
+        const char *why = authns ? gw_auth_var_problem(cfg, e, ns, name) : NULL;
+        if (why)
+            return fail(diag, file, b->line, b->col, "template variable {%s} %s", full, why);
+        if (ns.len && !authns && !(ns.len == 5 && memcmp(ns.ptr, "query", 5) == 0) &&
             !(ns.len == 6 && memcmp(ns.ptr, "header", 6) == 0))
             return fail(diag, file, b->line, b->col, "template variable {%s}: unknown source %s",
-                        full, "(use {NAME}, {query.NAME} or {header.NAME})");
+                        full, "(use {NAME}, {query.NAME}, {header.NAME}, {jwt.NAME} or {auth.name})");
     }
     return MD_OK;
 }
@@ -141,19 +146,19 @@ static int compile_backend(gw_backend_t *gb, const md_config_t *cfg, const md_en
     md_free(src);
     if (!gb->target)
         return fail(diag, cfg->file, b->line, b->col, "backend path: %s%s", err, "");
-    if (check_vars(gb->target, e, b, cfg->file, diag) != MD_OK)
+    if (check_vars(gb->target, e, b, cfg, diag) != MD_OK)
         return MD_EINVAL;
     gb->headers = md_calloc(b->nheaders, sizeof(*gb->headers));
     gb->nheaders = b->nheaders;
     for (size_t i = 0; i < b->nheaders; i++) {
         gb->headers[i].name = b->headers[i].name;
-        if (!is_token(b->headers[i].name))
+        if (!md_is_token(b->headers[i].name, strlen(b->headers[i].name)))
             return fail(diag, cfg->file, b->line, b->col, "backend header name '%s' is not a valid token%s",
                         b->headers[i].name, "");
         gb->headers[i].value = md_template_compile(b->headers[i].value, MD_TPL_HEADER_VALUE, err, sizeof(err));
         if (!gb->headers[i].value)
             return fail(diag, cfg->file, b->line, b->col, "backend header '%s': %s", b->headers[i].name, err);
-        if (check_vars(gb->headers[i].value, e, b, cfg->file, diag) != MD_OK)
+        if (check_vars(gb->headers[i].value, e, b, cfg, diag) != MD_OK)
             return MD_EINVAL;
     }
     if (b->has_shape) {
@@ -183,6 +188,9 @@ static int compile_endpoint(gw_endpoint_t *ep, const md_config_t *cfg, const md_
         return MD_OK;
     if (gw_cache_plan_endpoint(ep, cfg->file, diag) != MD_OK)
         return MD_EINVAL;
+    /* An answer given to an authenticated caller must not be stored by a
+     * shared cache in front of medley for someone else. */
+    ep->cache.personal |= e->auth.provider >= 0;
     const char **paths = md_calloc(e->nbackends, sizeof(*paths));
     for (size_t i = 0; i < e->nbackends; i++)
         paths[i] = e->backends[i].as;
@@ -207,6 +215,10 @@ md_gateway_t *md_gateway_new(const md_config_t *cfg, int nworkers, md_diag_t *di
         }
     }
     gw_cache_init(gw);
+    if (gw_guard_init(gw, diag) != MD_OK || gw_auth_init(gw, diag) != MD_OK || gw_outbound_init(gw, diag) != MD_OK) {
+        md_gateway_free(gw);
+        return NULL;
+    }
     /* Built once here so a config that cannot be exported fails at start,
      * not on the first GET /openapi.json. */
     if (cfg->public_url && md_swagger_build(cfg, NULL, &gw->openapi, diag) != MD_OK) {
@@ -242,6 +254,9 @@ void md_gateway_free(md_gateway_t *gw)
     md_free(gw->endpoints);
     md_buf_free(&gw->openapi);
     gw_cache_fini(gw);
+    gw_guard_fini(gw);
+    gw_auth_fini(gw);
+    gw_outbound_fini(gw);
     md_free(gw);
 }
 
@@ -249,7 +264,7 @@ void md_gateway_free(md_gateway_t *gw)
 
 /* Matches the raw request path against an endpoint's segments; fills the
  * raw values of path params. */
-static bool match_path(const gw_endpoint_t *ep, md_str_t path, md_str_t *pvals)
+bool gw_match_path(const gw_endpoint_t *ep, md_str_t path, md_str_t *pvals)
 {
     const char *p = path.ptr, *end = path.ptr + path.len;
     if (p == end || *p != '/')
@@ -297,7 +312,7 @@ static const gw_endpoint_t *route(const md_gateway_t *gw, md_http_req_t *req, md
     allow[0] = '\0';
     for (size_t i = 0; i < gw->nendpoints; i++) {
         const gw_endpoint_t *ep = &gw->endpoints[i];
-        if (!match_path(ep, req->path, pvals))
+        if (!gw_match_path(ep, req->path, pvals))
             continue;
         if (method_matches(ep->conf->method, req->method))
             return ep;
@@ -314,6 +329,8 @@ int gw_lookup(void *ctx, md_str_t ns, md_str_t name, md_str_t *value)
 {
     gw_inputs_t *in = ctx;
     const md_header_t *h = NULL;
+    if (ns.len && (ns.ptr[0] == 'j' || ns.ptr[0] == 'a')) /* jwt., auth. */
+        return gw_auth_lookup(in, ns, name, value);
     if (ns.len == 0) {
         int i = find_param(in->ep->conf, name.ptr, name.len);
         if (i < 0 || !in->values[i].ptr)
@@ -352,8 +369,8 @@ int gw_render_backend(const gw_backend_t *b, gw_inputs_t *in, md_upstream_req_t 
     out->body_len = 0;
     out->timeout_ms = b->conf->timeout_ms;
     md_tm_req_t *t = in->req->telemetry;
-    size_t room = b->nheaders + (t ? MD_TM_TRACE_HEADERS : 0);
-    md_header_t *hs = room ? md_pool_alloc(pool, room * sizeof(*hs)) : NULL;
+    size_t room = b->nheaders + 1 + (t ? MD_TM_TRACE_HEADERS : 0);
+    md_header_t *hs = md_pool_alloc(pool, room * sizeof(*hs));
     for (size_t i = 0; i < b->nheaders; i++) {
         md_buf_reset(&buf);
         rc = md_template_render(b->headers[i].value, gw_lookup, in, &buf);
@@ -366,10 +383,23 @@ int gw_render_backend(const gw_backend_t *b, gw_inputs_t *in, md_upstream_req_t 
         hs[i].value = md_pool_strndup(pool, buf.data, buf.len);
         hs[i].value_len = buf.len;
     }
-    /* Trace context last: hs[0..b->nheaders) stay the configured headers. */
-    out->nheaders = b->nheaders + md_tm_trace_headers(t, (size_t)(b - in->ep->backends), pool, hs + b->nheaders,
-                                                      hs, b->nheaders);
+    /* Then the credential (the loader allows one at most), then trace
+     * context: hs[0..b->nheaders) stay the configured headers, the ones a
+     * cache key holds (cache.c adds the forwarded one's digest itself). */
+    size_t n = b->nheaders;
+    md_str_t fwd;
+    if (b->conf->forward_authorization && gw_forwarded_authorization(in, &fwd))
+        hs[n++] = (md_header_t){ "Authorization", 13, fwd.ptr, fwd.len };
+    const gw_worker_t *w = md_worker_data(in->req->worker);
+    int bearer = gw_outbound_bearer(w->gw, b->upstream, pool, &hs[n]);
+    n += bearer == 1;
+    out->nheaders = n + md_tm_trace_headers(t, (size_t)(b - in->ep->backends), pool, hs + n, hs, n);
     out->headers = hs;
+    if (bearer == MD_ERR) {
+        snprintf(msg, msglen, "no OAuth2 access token for upstream '%s' (its token endpoint failed; see the log)",
+                 b->conf->up->name);
+        rc = MD_ENOTFOUND;
+    }
 out:
     md_buf_free(&buf);
     return rc;
@@ -417,6 +447,9 @@ static void handle(md_http_req_t *req, void *app)
     char allow[128], msg[256];
     const gw_endpoint_t *ep = route(gw, req, pvals, allow, sizeof(allow));
     md_tm_begin(gw->tm, req, ep ? (int)(ep - gw->endpoints) : -1);
+    if (!ep && allow[0] && gw_guard_preflight(gw, req))
+        return;
+    gw_guard_req_t *guard = gw_guard_begin(gw, ep, req);
     if (!ep) {
         if (!allow[0] && serve_openapi(gw, req))
             return;
@@ -431,6 +464,9 @@ static void handle(md_http_req_t *req, void *app)
     gw_inputs_t *in = md_pool_calloc(req->pool, sizeof(*in));
     in->ep = ep;
     in->req = req;
+    in->guard = guard;
+    if (gw_guard_limit(w, in, false))
+        return;
     if (md_query_parse(req->pool, req->query.ptr, req->query.len, in->query, GW_MAX_QUERY_PAIRS,
                        &in->nquery) != MD_OK) {
         md_http_respond_error(req, 400, "bad_query", "the query string is malformed or has too many parameters",
@@ -449,10 +485,18 @@ static void handle(md_http_req_t *req, void *app)
         md_buf_free(&extra);
         return;
     }
-    if (ep->conf->passthrough)
-        gw_passthrough(w, ep, in);
+    if (gw_auth_check(w, in) == MD_OK) /* else answered, or gw_run comes later */
+        gw_run(w, in);
+}
+
+void gw_run(gw_worker_t *w, gw_inputs_t *in)
+{
+    if (gw_guard_limit(w, in, true))
+        return;
+    if (in->ep->conf->passthrough)
+        gw_passthrough(w, in->ep, in);
     else
-        gw_compose(w, ep, in);
+        gw_compose(w, in->ep, in);
 }
 
 /* ---- workers ---- */
@@ -460,9 +504,12 @@ static void handle(md_http_req_t *req, void *app)
 static int worker_init(md_worker_t *mw, void *app, void **data)
 {
     md_gateway_t *gw = app;
+    if (gw_outbound_start(gw) != MD_OK) /* the first requests find their OAuth2 tokens */
+        return MD_ERR;
     gw_worker_t *w = md_calloc(1, sizeof(*w));
     w->gw = gw;
     w->loop = md_worker_loop(mw);
+    w->index = md_worker_index(mw);
     w->upstreams = md_calloc(gw->cfg->nupstreams, sizeof(*w->upstreams));
     for (size_t i = 0; i < gw->cfg->nupstreams; i++) {
         w->upstreams[i] = md_upstream_new(w->loop, &gw->cfg->upstreams[i], gw->nworkers);
@@ -479,6 +526,7 @@ static int worker_init(md_worker_t *mw, void *app, void **data)
     }
     gw_tm_worker_init(w, mw);
     gw_cache_worker_init(w);
+    gw_auth_worker_init(w);
     *data = w;
     return MD_OK;
 }
@@ -488,6 +536,7 @@ static void worker_fini(md_worker_t *mw, void *app, void *data)
     MD_UNUSED(mw);
     md_gateway_t *gw = app;
     gw_worker_t *w = data;
+    gw_auth_worker_fini(w);
     gw_cache_worker_fini(w);
     gw_tm_worker_fini(w);
     for (size_t i = 0; i < gw->cfg->nupstreams; i++)

@@ -6,6 +6,8 @@
 #ifndef MD_GATEWAY_INTERNAL_H
 #define MD_GATEWAY_INTERNAL_H
 
+#include "auth/cors.h"
+#include "auth/ratelimit.h"
 #include "cache/policy.h"
 #include "cache/redis.h"
 #include "cache/store.h"
@@ -49,7 +51,7 @@ typedef struct gw_cache_plan {
     size_t tags_len;
     gw_key_input_t *inputs;
     size_t ninputs;
-    bool personal;               /* an input is a header: responses are private */
+    bool personal;               /* an input is a header, jwt. or auth. (or the endpoint needs auth): responses are private */
 } gw_cache_plan_t;
 
 typedef struct gw_backend {
@@ -88,6 +90,10 @@ struct md_gateway {
     md_telemetry_t *tm;          /* NULL: no per-request telemetry */
     md_cache_t *store;           /* NULL: nothing is cached */
     md_redis_t *admin_redis;     /* the admin thread's connection for purges */
+    md_cors_policy_t *cors;      /* NULL: CORS off (guard.c) */
+    md_ratelimit_t **limits;     /* one per cfg->rate_limits, shared by the workers */
+    struct gw_auth *auth;        /* the built auth providers (auth.c) */
+    struct gw_outbound *outbound; /* OAuth2 token slots and their thread; NULL: no oauth2 (outbound.c) */
 };
 
 typedef struct gw_fetch gw_fetch_t;
@@ -98,9 +104,13 @@ typedef struct gw_worker {
     md_loop_t *loop;
     md_upstream_t **upstreams;
     md_tm_worker_t *tm;          /* NULL without telemetry */
+    int index;                   /* the server worker's index */
     md_redis_t *redis;           /* NULL unless `cache.store: redis` */
     gw_fetch_t *fetches;         /* cache fills in flight on this worker */
+    struct gw_auth_worker *auth; /* the worker's Basic verifications in flight (auth.c) */
 } gw_worker_t;
+
+typedef struct gw_guard_req gw_guard_req_t;
 
 /* Inputs of one request, for template rendering. */
 typedef struct gw_inputs {
@@ -109,13 +119,25 @@ typedef struct gw_inputs {
     md_header_t query[GW_MAX_QUERY_PAIRS];
     size_t nquery;
     md_str_t *values;            /* one per declared param */
+    /* Set by authentication for rate limits keyed `auth` / `jwt.CLAIM`:
+     * the identity (API key name, user, JWT sub; empty: none) and a claim
+     * lookup over its own state `auth` (NULL: no JWT). Both fall back to
+     * the client address while unset. */
+    md_str_t identity;
+    int (*claim)(const struct gw_inputs *in, const char *name, md_str_t *value);
+    void *auth;
+    gw_guard_req_t *guard;       /* guard.c's per-request state; NULL: none */
 } gw_inputs_t;
 
 /* Template lookup over gw_inputs_t (params, query.*, header.*). */
 int gw_lookup(void *ctx, md_str_t ns, md_str_t name, md_str_t *value);
 
 /* Renders a backend's target and headers into the request pool and fills
- * an md_upstream_req_t. MD_OK, or MD_EINVAL with msg (a bad input value). */
+ * an md_upstream_req_t: configured headers, then the forwarded
+ * Authorization or the upstream's OAuth2 token, then trace context. MD_OK;
+ * MD_EINVAL with msg (a bad input value); MD_ENOTFOUND with msg when the
+ * upstream's OAuth2 token is missing or expired (*out is complete but
+ * must not be sent: the call fails with kind "auth"). */
 int gw_render_backend(const gw_backend_t *b, gw_inputs_t *in, md_upstream_req_t *out,
                       char *msg, size_t msglen);
 
@@ -150,10 +172,12 @@ int gw_cache_key(const md_config_t *cfg, const gw_cache_plan_t *p, gw_inputs_t *
                  const md_upstream_req_t *reqs, size_t nreqs, md_buf_t *key, md_buf_t *tags);
 
 /* How a fetch ended, for the request that started it: `e` a reference
- * (NULL on failure: kind, message and the backend's HTTP status say why).
- * Runs on the worker's loop, never from inside gw_fetch_start. */
+ * (NULL on failure: kind, message and the backend's HTTP status say why);
+ * `wire_bytes` the backend's response as read off the socket (0 when Redis
+ * answered or no call was made), for the request's telemetry. Runs on the
+ * worker's loop, never from inside gw_fetch_start. */
 typedef void (*gw_fetch_done_fn)(void *arg, md_cache_entry_t *e, md_cs_outcome_t cs, const char *kind,
-                                 const char *message, int status, uint64_t duration_us);
+                                 const char *message, int status, uint64_t duration_us, uint64_t wire_bytes);
 
 /* Starts the fill of `key` (the caller is its filler): Redis first when
  * configured, else or then the backend; shapes the answer, stores it,
@@ -178,6 +202,97 @@ typedef void (*gw_wait_done_fn)(void *arg, md_cache_entry_t *e, int status);
 int gw_cache_lookup_wait(gw_worker_t *w, md_str_t key, gw_wait_done_fn done, void *arg, gw_wait_t **wait,
                          md_cache_entry_t **out, bool *refresh);
 void gw_wait_cancel(gw_worker_t *w, gw_wait_t *wait, md_str_t key);
+
+/* ---- guard.c: CORS and rate limits ---- */
+
+/* Builds the CORS policy and one limiter per configured rate limit.
+ * MD_OK or MD_EINVAL with diag. gw_guard_fini frees them. */
+int gw_guard_init(md_gateway_t *gw, md_diag_t *diag);
+void gw_guard_fini(md_gateway_t *gw);
+
+/* Answers a CORS preflight (204 with the policy's headers, or 403) when
+ * req is one and its path belongs to an endpoint with CORS on. True if it
+ * answered. */
+bool gw_guard_preflight(md_gateway_t *gw, md_http_req_t *req);
+
+/* Starts the request's guard state: the CORS headers of an actual request
+ * (ep NULL: no endpoint matched) become req's extra headers, so every
+ * answer carries them. NULL when neither CORS nor a limit applies. */
+gw_guard_req_t *gw_guard_begin(md_gateway_t *gw, const gw_endpoint_t *ep, md_http_req_t *req);
+
+/* Takes a token from each of the endpoint's limits of this phase: keyed by
+ * the client or a header (`authenticated` false, right after routing) or
+ * by the identity or a JWT claim (true, after authentication). Adds the
+ * RateLimit-* headers; answers 429 and returns true when one is empty. */
+bool gw_guard_limit(gw_worker_t *w, gw_inputs_t *in, bool authenticated);
+
+/* Matches a raw request path against an endpoint's segments, filling the
+ * raw values of its path params (gateway.c). */
+bool gw_match_path(const gw_endpoint_t *ep, md_str_t path, md_str_t *pvals);
+
+/* ---- auth.c: inbound authentication ---- */
+
+/* Builds every provider of cfg->auth (key sets, users, JWT policies and
+ * key sets read from jwks_file) and, with a basic provider, starts the
+ * verification threads. MD_OK, or an error with diag at the provider.
+ * gw_auth_fini stops the threads and frees them (NULL gw->auth is fine). */
+int gw_auth_init(md_gateway_t *gw, md_diag_t *diag);
+void gw_auth_fini(md_gateway_t *gw);
+void gw_auth_worker_init(gw_worker_t *w);
+void gw_auth_worker_fini(gw_worker_t *w);
+
+/* Checks the request against its endpoint's provider. MD_OK: go on now
+ * (open, or authenticated: in->identity, in->claim and in->auth set).
+ * MD_AGAIN: verification continues off the loop, and gw_run() is called
+ * later on this worker if it succeeds. Anything else: answered (401, 403,
+ * 503). */
+int gw_auth_check(gw_worker_t *w, gw_inputs_t *in);
+
+/* Why {ns.name} (ns "jwt" or "auth") cannot be used by endpoint e, or
+ * NULL when its provider supplies it. For the config-time check. */
+const char *gw_auth_var_problem(const md_config_t *cfg, const md_endpoint_conf_t *e, md_str_t ns, md_str_t name);
+
+/* {jwt.NAME} and {auth.name} for gw_lookup. */
+int gw_auth_lookup(const gw_inputs_t *in, md_str_t ns, md_str_t name, md_str_t *value);
+
+/* ---- outbound.c: credentials sent to backends ---- */
+
+typedef struct gw_outbound gw_outbound_t;
+
+/* Builds a token slot per upstream with `oauth2:` and seeds the
+ * forwarded-Authorization digest key. MD_OK or an error with diag.
+ * Nothing is fetched yet: `medley check` and the connector export build a
+ * gateway without serving. */
+int gw_outbound_init(md_gateway_t *gw, md_diag_t *diag);
+
+/* From each worker_init: the first call starts the token thread; every
+ * call waits (at most the longest token timeout) until each first fetch
+ * ended, so the first requests find a token. A failed fetch is retried in
+ * the background. MD_ERR only when the thread cannot start. */
+int gw_outbound_start(md_gateway_t *gw);
+
+/* Stops the thread and wipes the tokens. No oauth2 is fine. */
+void gw_outbound_fini(md_gateway_t *gw);
+
+/* The "Authorization: Bearer ..." header for a call to upstream
+ * `upstream` (index into cfg->upstreams), copied into pool: 1 when *h was
+ * set, 0 when that upstream has no oauth2, MD_ERR when it has no valid
+ * token now (the call fails with kind "auth"). Lock-free; any thread. */
+int gw_outbound_bearer(md_gateway_t *gw, size_t upstream, md_pool_t *pool, md_header_t *h);
+
+/* The caller's Authorization header (the first one), as forwarded by
+ * `forward_authorization`. False when the request has none. */
+bool gw_forwarded_authorization(const gw_inputs_t *in, md_str_t *value);
+
+/* Hex of a keyed 128-bit digest of the caller's Authorization, for cache
+ * keys (never the credential itself). Returns GW_DIGEST_LEN, or 0 when
+ * the request has none. */
+#define GW_DIGEST_LEN 32
+size_t gw_forwarded_digest(const gw_inputs_t *in, char out[GW_DIGEST_LEN + 1]);
+
+/* After authentication: the limits keyed by identity, then the backends
+ * (gateway.c). */
+void gw_run(gw_worker_t *w, gw_inputs_t *in);
 
 /* Runs a composite endpoint (compose.c). */
 void gw_compose(gw_worker_t *w, const gw_endpoint_t *ep, gw_inputs_t *in);

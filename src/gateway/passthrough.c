@@ -15,17 +15,21 @@ typedef struct gw_pass {
     md_upstream_call_t *call;
     bool head_sent;
     bool finished;
+    uint64_t streamed;          /* body bytes passed on to the client */
 } gw_pass_t;
 
 /* The call's outcome; its duration runs from the request's start, and the
- * same clock read ends the request's own timing. */
-static void record_end(md_http_req_t *req, int error)
+ * same clock read ends the request's own timing. Nothing is shaped, so
+ * what came in is what went out. */
+static void record_end(gw_pass_t *p, int error)
 {
+    md_http_req_t *req = p->req;
     md_tm_req_t *t = req->telemetry;
     if (!t || !t->ncalls)
         return;
     t->end_us = md_now_us();
     md_tm_call_end(t, 0, t->calls[0].status, md_tm_outcome_of_error(error), t->end_us - req->start_us);
+    md_tm_call_bytes(t, 0, p->streamed, p->streamed);
 }
 
 /* Headers the server writes itself or that describe the old framing. */
@@ -66,6 +70,8 @@ static int on_data(void *arg, const char *data, size_t len)
     if (p->finished || !p->head_sent)
         return MD_OK;
     int rc = md_http_stream_write(p->req, data, len);
+    if (rc == MD_OK || rc == MD_AGAIN)
+        p->streamed += len;
     if (rc == MD_AGAIN) {
         md_http_stream_on_drain(p->req, on_drain);
         return MD_AGAIN;
@@ -80,7 +86,7 @@ static void on_end(void *arg, int error)
     if (p->finished)
         return;
     p->finished = true;
-    record_end(p->req, error);
+    record_end(p, error);
     if (p->head_sent) {
         if (error == MD_OK)
             md_http_stream_end(p->req);
@@ -116,7 +122,12 @@ void gw_passthrough(gw_worker_t *w, const gw_endpoint_t *ep, gw_inputs_t *in)
     const gw_backend_t *b = &ep->backends[0];
     md_upstream_req_t ureq;
     char msg[256];
-    if (gw_render_backend(b, in, &ureq, msg, sizeof(msg)) != MD_OK) {
+    int rc = gw_render_backend(b, in, &ureq, msg, sizeof(msg));
+    if (rc == MD_ENOTFOUND) {
+        md_http_respond_error(req, 502, "backend_failed", msg, "\"reason\":\"auth\"");
+        return;
+    }
+    if (rc != MD_OK) {
         md_http_respond_error(req, 400, "invalid_input", msg, NULL);
         return;
     }

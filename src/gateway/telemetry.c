@@ -2,7 +2,8 @@
  * telemetry.c - the gateway's side of telemetry (src/telemetry/): each
  * worker's telemetry state, whose tick copies the worker's upstream pool
  * gauges into the metrics, and the server's on_finish hook that hands every
- * finished request to md_tm_finish(). compose.c and passthrough.c fill in
+ * finished request to md_tm_finish() (on_reject: every request the server
+ * refused itself, to md_tm_reject()). compose.c and passthrough.c fill in
  * the per-request record as backend calls end; gw_render_backend
  * (gateway.c) adds each call's trace context headers from it
  * (md_tm_trace_headers). The telemetry object always exists, even with
@@ -15,19 +16,32 @@ void md_gateway_set_telemetry(md_gateway_t *gw, md_telemetry_t *tm)
     gw->tm = md_telemetry_active(tm) ? tm : NULL;
 }
 
-static void refresh_upstreams(md_tm_worker_t *tw, void *arg)
+/* Every tick: the worker's pool gauges and call counts, its Redis
+ * client's state, and (the first worker) the shared store's. */
+static void refresh_gauges(md_tm_worker_t *tw, void *arg)
 {
     gw_worker_t *w = arg;
     for (size_t i = 0; i < w->gw->cfg->nupstreams; i++) {
         md_upstream_stats_t st;
         md_upstream_get_stats(w->upstreams[i], &st);
-        md_tm_set_upstream(tw, i, st.open, st.idle);
+        md_tm_set_upstream(tw, i, st.open, st.idle, st.calls);
+    }
+    if (w->redis) {
+        md_redis_stats_t rs;
+        md_redis_get_stats(w->redis, &rs);
+        md_tm_set_redis(tw, rs.up, rs.errors, rs.timeouts, rs.refused);
+    }
+    if (w->gw->store && w->index == 0) {
+        md_cache_stats_t cs;
+        md_cache_get_stats(w->gw->store, &cs);
+        md_metrics_store_t ms = { cs.entries, cs.bytes, cs.evictions };
+        md_tm_set_cache_store(tw, &ms);
     }
 }
 
 void gw_tm_worker_init(gw_worker_t *w, md_worker_t *mw)
 {
-    w->tm = md_tm_worker_new(w->gw->tm, md_worker_index(mw), w->loop, refresh_upstreams, w);
+    w->tm = md_tm_worker_new(w->gw->tm, md_worker_index(mw), w->loop, refresh_gauges, w);
 }
 
 void gw_tm_worker_fini(gw_worker_t *w)
@@ -44,7 +58,16 @@ static void on_finish(md_http_req_t *req, const md_http_done_t *done, void *app)
         md_tm_finish(w->tm, req, done);
 }
 
+static void on_reject(md_worker_t *mw, const md_http_reject_t *r, void *app)
+{
+    MD_UNUSED(app);
+    gw_worker_t *w = md_worker_data(mw);
+    if (w)
+        md_tm_reject(w->tm, r);
+}
+
 void gw_tm_hooks(md_gateway_t *gw, md_server_hooks_t *hooks)
 {
     hooks->on_finish = gw->tm ? on_finish : NULL;
+    hooks->on_reject = gw->tm ? on_reject : NULL;
 }

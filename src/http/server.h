@@ -7,10 +7,11 @@
  *
  * Per connection the server reads, parses (parser.h), enforces the limits in
  * md_limits_t (sizes, counts, timeouts), answers protocol errors itself with
- * JSON bodies, and hands each complete request to the application handler as
- * an md_http_req_t. Requests on a connection are answered strictly in order
- * (pipelining): the next request is parsed only after the previous response
- * has been fully queued.
+ * JSON bodies (each refusal reported through hooks.on_reject), and hands
+ * each complete request to the application handler as an md_http_req_t.
+ * Requests on a connection are answered strictly in order (pipelining): the
+ * next request is parsed only after the previous response has been fully
+ * queued.
  *
  * Request lifetime (the one rule the application must follow): after the
  * handler is called, the application finishes the request exactly once with
@@ -57,6 +58,13 @@ struct md_http_req {
     void (*on_abort)(md_http_req_t *req); /* set by the application */
     void *app_data;           /* the application's per-request state */
     void *telemetry;          /* the application's per-request record for on_finish; NULL until set */
+    /* Set by the application: headers added to whichever response the
+     * request gets, errors and streams included (CORS, RateLimit-*), so
+     * that code answering it need not know about them. Checked like the
+     * respond functions' headers (invalid ones are dropped and logged);
+     * borrowed until the request is finished. */
+    const md_header_t *extra_headers;
+    size_t num_extra_headers;
     void *conn;               /* the server's (opaque) */
 };
 
@@ -66,6 +74,44 @@ typedef struct md_http_done {
     uint64_t body_bytes;      /* response body bytes queued (0 for HEAD, 204, 304) */
     bool client_gone;         /* the connection was closed before the response was complete */
 } md_http_done_t;
+
+/* A request the server refused itself, before (or instead of) the
+ * handler, as the on_reject hook sees it. `reason` is one of:
+ *
+ *   bad_request           400  malformed request line or header
+ *   bad_framing           400  conflicting or invalid Content-Length / Transfer-Encoding
+ *   bad_chunked           400  malformed chunked body
+ *   header_timeout        408  head not complete within header_timeout
+ *   body_timeout          408  body not complete within body_timeout
+ *   body_too_large        413  body over max_body_bytes
+ *   header_too_large      431  head over max_header_bytes
+ *   too_many_headers      431  more than max_headers fields
+ *   transfer_encoding     501  a Transfer-Encoding other than chunked
+ *   too_many_connections  503  over max_connections (no request read at all)
+ *   overloaded            503  over max_inflight
+ *   version               505  not HTTP/1.0 or HTTP/1.1
+ *
+ * The strings point into the server's buffers and live only for the call.
+ * Method and path come from the parsed head, or else from a request line
+ * that is well formed as far as it goes (a token, one space, a target of
+ * visible ASCII, one space, HTTP/d.d, line end); otherwise they are empty.
+ * So they never hold control bytes, never the query; a method longer than
+ * the limit below is left out, a path is cut at it. Headers are never
+ * passed on. */
+#define MD_HTTP_REJECT_METHOD_MAX 32
+#define MD_HTTP_REJECT_PATH_MAX 1024
+typedef struct md_http_reject {
+    int status;               /* the status sent */
+    const char *reason;       /* the code above */
+    md_str_t method;          /* len 0 when unknown */
+    md_str_t path;            /* without the query; len 0 when unknown */
+    const char *client;       /* the client's IP address as text, "" if unknown */
+    uint64_t body_bytes;      /* error body bytes queued */
+    uint64_t start_us;        /* md_now_us() of the head's first byte when the head came in
+                                 several reads and was refused before it ended (slowloris 408,
+                                 431); 0 when not known */
+    uint64_t end_us;          /* md_now_us() of the refusal */
+} md_http_reject_t;
 
 /* The application: called on the worker thread for every request. */
 typedef void (*md_http_handler_t)(md_http_req_t *req, void *app);
@@ -77,11 +123,17 @@ typedef struct md_server_hooks {
     void *app;
     int (*worker_init)(md_worker_t *w, void *app, void **worker_data);
     void (*worker_fini)(md_worker_t *w, void *app, void *worker_data);
-    /* Optional: runs once for every dispatched request when it is finished
-     * (also for the server's own 503 when max_inflight is exceeded), on the
-     * worker thread, before the request and its pool are released. It
-     * must not call md_http_* on the request. Access logs and metrics. */
+    /* Optional: runs once for every request the handler got, when it is
+     * finished, on the worker thread, before the request and its pool are
+     * released. It must not call md_http_* on the request. Access logs and
+     * metrics. */
     void (*on_finish)(md_http_req_t *req, const md_http_done_t *done, void *app);
+    /* Optional: runs once for every request the server answers itself with
+     * an error instead of handing it over (md_http_reject_t), on the worker
+     * thread, once the error is queued. A connection idle between requests
+     * that times out or closes sent no request: it is not reported. Never
+     * called for a request that on_finish sees. */
+    void (*on_reject)(md_worker_t *w, const md_http_reject_t *r, void *app);
 } md_server_hooks_t;
 
 /* Creates the server and binds its listeners (all workers' sockets are bound

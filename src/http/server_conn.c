@@ -9,7 +9,9 @@
  * The application's md_http_req_t points straight into it, so while the
  * request is held the buffer is never reallocated: reads then only use the
  * capacity already there (enough to notice EOF, which means the client left).
- * The bytes are consumed when the request is finished.
+ * Before that, reading a body may grow (move) it under the parsed head,
+ * which is then parsed again in place (conn_head_refresh). The bytes are
+ * consumed when the request is finished.
  *
  * Requests are parsed one at a time, the next only once the previous
  * response is completely queued, and no further while max_pipelined
@@ -21,6 +23,11 @@
  * timeout (from the end of the head) and the lingering close. A second one
  * gives up on a client that takes no bytes for idle_timeout, and a third
  * resumes a pipeline outside the application's call stack.
+ *
+ * Every request the server answers itself with an error (bad syntax,
+ * limits, timeouts, overload) is reported once through hooks.on_reject,
+ * with only what was parsed or is a well-formed request line: the code
+ * for that runs on refusals alone.
  *
  * Hot path (keep-alive, whole request in one segment, handler answers at
  * once): one read, parse, handler, one sendmsg, no epoll_ctl, no malloc.
@@ -41,6 +48,7 @@ static void on_io(md_io_t *io, unsigned events);
 static void on_timer(md_timer_t *t);
 static void on_wtimer(md_timer_t *t);
 static void on_kick_timer(md_timer_t *t);
+static size_t peer_text(const struct sockaddr_storage *peer, char *out, size_t outlen);
 
 static const md_limits_t *limits_of(const md_srv_conn_t *c)
 {
@@ -193,13 +201,110 @@ static void conn_update_io(md_srv_conn_t *c)
     md_io_set(&c->io, ev);
 }
 
-/* ---- errors and closing ---- */
+/* ---- the parsed head ---- */
 
-static int conn_fail(md_srv_conn_t *c, int status, const char *code, const char *msg)
+/* The parsed head points into `in`, and reading a body can move that
+ * buffer (md_buf_reserve): then the head is parsed again where it now is,
+ * before anything reads it. Only a request whose body made the buffer grow
+ * pays for this; the address is kept as an integer, never dereferenced. */
+static void conn_head_refresh(md_srv_conn_t *c)
 {
+    if ((uintptr_t)c->in.data == c->head_base)
+        return;
+    memset(&c->head, 0, sizeof(c->head));
+    c->head.headers = c->hdrs;
+    c->head.num_headers = limits_of(c)->max_headers;
+    int rc = md_http_parse_request(c->in.data, c->head_len, &c->head);
+    if (rc != (int)c->head_len)
+        md_srv_log("worker %d: request head changed while its body was read", c->w->index);
+    c->head_base = (uintptr_t)c->in.data;
+}
+
+/* ---- refusals ---- */
+
+static bool is_digit(char ch)
+{
+    return ch >= '0' && ch <= '9';
+}
+
+/* Method and path from a request line that is well formed as far as a
+ * report needs: token SP target SP "HTTP/" d "." d [CR] LF, the target
+ * visible ASCII starting with '/' (or exactly "*"). Anything else leaves
+ * both empty, so no byte that might be an attack reaches a log. */
+static void scan_request_line(const char *p, size_t n, md_str_t *method, md_str_t *path)
+{
+    size_t i = 0;
+    while (i < n && i <= MD_HTTP_REJECT_METHOD_MAX && md_is_tchar((unsigned char)p[i]))
+        i++;
+    if (i == 0 || i > MD_HTTP_REJECT_METHOD_MAX || i >= n || p[i] != ' ')
+        return;
+    size_t mlen = i++, t = i, end = 0;
+    while (i < n && p[i] > ' ' && p[i] < 0x7f) {
+        if (p[i] == '?' && !end)
+            end = i;
+        i++;
+    }
+    if (!end)
+        end = i;
+    if (i == t || (p[t] != '/' && !(i == t + 1 && p[t] == '*')))
+        return;
+    if (n - i < 10 || memcmp(p + i, " HTTP/", 6) != 0 || !is_digit(p[i + 6]) || p[i + 7] != '.' ||
+        !is_digit(p[i + 8]))
+        return;
+    i += 9 + (p[i + 9] == '\r');
+    if (i >= n || p[i] != '\n')
+        return;
+    *method = (md_str_t){ p, mlen };
+    *path = (md_str_t){ p + t, MD_MIN(end - t, (size_t)MD_HTTP_REJECT_PATH_MAX) };
+}
+
+/* Tells the on_reject hook about a refusal whose error is queued. h: the
+ * parsed head, or NULL to take what a well-formed request line gives. */
+static void conn_report_reject(md_srv_conn_t *c, int status, const char *reason,
+                               const md_http_request_head_t *h, uint64_t start_us)
+{
+    const md_server_hooks_t *hk = &c->w->srv->hooks;
+    if (!hk->on_reject)
+        return;
+    char client[INET6_ADDRSTRLEN];
+    peer_text(&c->peer, client, sizeof(client));
+    md_http_reject_t r = {
+        .status = status,
+        .reason = reason,
+        .client = client,
+        .body_bytes = c->resp_bytes,
+        .start_us = start_us,
+        .end_us = md_now_us(),
+    };
+    if (h) {
+        if (h->method.len <= MD_HTTP_REJECT_METHOD_MAX)
+            r.method = h->method; /* a longer one is left out, as by the scan */
+        r.path = (md_str_t){ h->path.ptr, MD_MIN(h->path.len, (size_t)MD_HTTP_REJECT_PATH_MAX) };
+    } else if (c->in.data) {
+        scan_request_line(c->in.data, MD_MIN(c->in.len, limits_of(c)->max_header_bytes), &r.method,
+                          &r.path);
+    }
+    hk->on_reject(c->w, &r, hk->app);
+}
+
+/* Refuses the request being read: queues the error (the connection closes
+ * after it) and reports it. Only a head in MD_SRV_HEAD has a known start;
+ * only one in MD_SRV_BODY was parsed. */
+static int conn_fail(md_srv_conn_t *c, int status, const char *code, const char *msg, const char *reason)
+{
+    uint64_t start = c->state == MD_SRV_HEAD ? c->head_start_us : 0;
+    const md_http_request_head_t *h = NULL;
+    if (c->state == MD_SRV_BODY) {
+        conn_head_refresh(c);
+        h = &c->head;
+    }
+    c->resp_bytes = 0; /* no request is held: the count is this error's */
     md_srv_queue_server_error(c, status, code, msg);
+    conn_report_reject(c, status, reason, h, start);
     return MD_EINVAL;
 }
+
+/* ---- closing ---- */
 
 /* After the last response: send FIN, then read until the client closes, so
  * that data it is still sending does not make our close() reset the
@@ -312,16 +417,17 @@ static int conn_head_error(md_srv_conn_t *c, int rc)
 {
     switch (rc) {
     case MD_HTTP_ETOO_MANY_HEADERS:
-        return conn_fail(c, 431, "headers_too_large", "too many header fields");
+        return conn_fail(c, 431, "headers_too_large", "too many header fields", "too_many_headers");
     case MD_HTTP_EVERSION:
         return conn_fail(c, 505, "version_not_supported",
-                         "only HTTP/1.0 and HTTP/1.1 are supported");
+                         "only HTTP/1.0 and HTTP/1.1 are supported", "version");
     case MD_HTTP_ELENGTH:
         if (conn_unknown_te(c))
-            return conn_fail(c, 501, "not_implemented", "unsupported Transfer-Encoding");
-        return conn_fail(c, 400, "bad_request", "invalid message framing");
+            return conn_fail(c, 501, "not_implemented", "unsupported Transfer-Encoding",
+                             "transfer_encoding");
+        return conn_fail(c, 400, "bad_request", "invalid message framing", "bad_framing");
     default:
-        return conn_fail(c, 400, "bad_request", "malformed request");
+        return conn_fail(c, 400, "bad_request", "malformed request", "bad_request");
     }
 }
 
@@ -329,9 +435,10 @@ static int conn_head_incomplete(md_srv_conn_t *c)
 {
     const md_limits_t *l = limits_of(c);
     if (c->in.len >= l->max_header_bytes)
-        return conn_fail(c, 431, "headers_too_large", "request head too large");
+        return conn_fail(c, 431, "headers_too_large", "request head too large", "header_too_large");
     if (c->state == MD_SRV_IDLE) {
         c->state = MD_SRV_HEAD;
+        c->head_start_us = md_now_us(); /* for on_reject only: this path already arms a timer */
         md_timer_start(c->w->loop, &c->timer, l->header_timeout_ms);
     }
     return MD_AGAIN;
@@ -346,7 +453,7 @@ static int conn_body_chunked(md_srv_conn_t *c)
     size_t plen = avail;
     ssize_t used = md_chunked_decode(&c->dec, c->in.data + raw, &plen);
     if (used < 0)
-        return conn_fail(c, 400, "bad_request", "malformed chunked body");
+        return conn_fail(c, 400, "bad_request", "malformed chunked body", "bad_chunked");
     /* Payload now sits right after the previous payload; move what follows
      * the body (the next pipelined request) up behind it. */
     size_t rest = avail - (size_t)used;
@@ -356,22 +463,27 @@ static int conn_body_chunked(md_srv_conn_t *c)
     c->in.len = raw + plen + rest;
     c->in.data[c->in.len] = '\0';
     if (c->body_len > limits_of(c)->max_body_bytes)
-        return conn_fail(c, 413, "body_too_large", "request body too large");
+        return conn_fail(c, 413, "body_too_large", "request body too large", "body_too_large");
     return c->dec.done ? MD_OK : MD_AGAIN;
 }
 
 static int conn_body(md_srv_conn_t *c)
 {
-    if (c->body_need < 0)
-        return conn_body_chunked(c);
+    if (c->body_need < 0) {
+        int rc = conn_body_chunked(c);
+        if (rc == MD_OK)
+            conn_head_refresh(c);
+        return rc;
+    }
     size_t total = c->head_len + (size_t)c->body_need;
     if (c->in.len >= total) {
         c->body_len = (size_t)c->body_need;
+        conn_head_refresh(c);
         return MD_OK;
     }
     /* One allocation for the whole body, which is then read in place. */
     if (md_buf_reserve(&c->in, total - c->in.len) != MD_OK)
-        return conn_fail(c, 413, "body_too_large", "request body too large");
+        return conn_fail(c, 413, "body_too_large", "request body too large", "body_too_large");
     return MD_AGAIN;
 }
 
@@ -387,11 +499,12 @@ static int conn_head_complete(md_srv_conn_t *c)
         c->body_need = -1;
     } else if (h->content_length > 0) {
         if ((uint64_t)h->content_length > l->max_body_bytes)
-            return conn_fail(c, 413, "body_too_large", "request body too large");
+            return conn_fail(c, 413, "body_too_large", "request body too large", "body_too_large");
         c->body_need = h->content_length;
     } else {
         return MD_OK;
     }
+    c->head_base = (uintptr_t)c->in.data;
     c->state = MD_SRV_BODY;
     int rc = conn_body(c);
     if (rc == MD_AGAIN) {
@@ -429,6 +542,18 @@ static int conn_head(md_srv_conn_t *c)
 
 /* ---- dispatch and finish ---- */
 
+static void conn_release(md_srv_conn_t *c);
+
+/* Over max_inflight: the server answers the request itself, keeping the
+ * connection, so it is reported as refused and the handler never sees it. */
+static void conn_refuse_inflight(md_srv_conn_t *c)
+{
+    if (md_srv_queue_error(c, 503, "overloaded", "too many requests in flight") != MD_OK)
+        md_srv_conn_close(c, true);
+    conn_report_reject(c, 503, "overloaded", &c->head, 0);
+    conn_release(c);
+}
+
 static void conn_dispatch(md_srv_conn_t *c)
 {
     md_worker_t *w = c->w;
@@ -462,7 +587,7 @@ static void conn_dispatch(md_srv_conn_t *c)
     w->ninflight++;
     md_srv_publish(w);
     if (w->ninflight > srv->limits.max_inflight) {
-        md_http_respond_error(r, 503, "overloaded", "too many requests in flight", NULL);
+        conn_refuse_inflight(c);
         return;
     }
     srv->hooks.handler(r, srv->hooks.app);
@@ -483,10 +608,11 @@ static void conn_report(md_srv_conn_t *c)
     h->on_finish(&c->req, &done, h->app);
 }
 
-void md_srv_conn_finish(md_srv_conn_t *c)
+/* Everything of finishing a request but its report: the request is
+ * released, then the connection goes on to the next one or closes. */
+static void conn_release(md_srv_conn_t *c)
 {
     md_worker_t *w = c->w;
-    conn_report(c);
     c->req_held = false;
     w->ninflight--;
     md_srv_publish(w);
@@ -514,6 +640,12 @@ void md_srv_conn_finish(md_srv_conn_t *c)
         md_srv_conn_kick(c); /* cannot call the handler: nothing to parse */
     else
         md_timer_start(w->loop, &c->kick_timer, 0); /* never re-enter the app */
+}
+
+void md_srv_conn_finish(md_srv_conn_t *c)
+{
+    conn_report(c);
+    conn_release(c);
 }
 
 /* ---- the driver ---- */
@@ -602,7 +734,8 @@ static void on_timer(md_timer_t *t)
             break;
         case MD_SRV_HEAD:
         case MD_SRV_BODY:
-            conn_fail(c, 408, "request_timeout", "request not received in time");
+            conn_fail(c, 408, "request_timeout", "request not received in time",
+                      c->state == MD_SRV_HEAD ? "header_timeout" : "body_timeout");
             md_srv_conn_kick(c);
             break;
         default:
@@ -664,7 +797,7 @@ void md_srv_conn_accept(md_worker_t *w, int fd, const struct sockaddr_storage *p
     if (over) {
         c->rejected = true;
         w->nreject++;
-        md_srv_queue_server_error(c, 503, "overloaded", "too many connections");
+        conn_fail(c, 503, "overloaded", "too many connections", "too_many_connections");
     } else {
         /* A new connection gets the header timeout to send its first byte. */
         md_timer_start(w->loop, &c->timer, l->header_timeout_ms);
@@ -682,18 +815,23 @@ void md_srv_conn_shutdown_idle(md_srv_conn_t *c)
     md_srv_conn_leave(c);
 }
 
-size_t md_http_client_addr(const md_http_req_t *req, char *out, size_t outlen)
+static size_t peer_text(const struct sockaddr_storage *peer, char *out, size_t outlen)
 {
-    const md_srv_conn_t *c = req->conn;
     const void *a = NULL;
-    if (c->peer.ss_family == AF_INET)
-        a = &((const struct sockaddr_in *)&c->peer)->sin_addr;
-    else if (c->peer.ss_family == AF_INET6)
-        a = &((const struct sockaddr_in6 *)&c->peer)->sin6_addr;
+    if (peer->ss_family == AF_INET)
+        a = &((const struct sockaddr_in *)peer)->sin_addr;
+    else if (peer->ss_family == AF_INET6)
+        a = &((const struct sockaddr_in6 *)peer)->sin6_addr;
     if (!outlen)
         return 0;
     out[0] = '\0';
-    if (!a || !inet_ntop(c->peer.ss_family, a, out, (socklen_t)outlen))
+    if (!a || !inet_ntop(peer->ss_family, a, out, (socklen_t)outlen))
         return 0;
     return strlen(out);
+}
+
+size_t md_http_client_addr(const md_http_req_t *req, char *out, size_t outlen)
+{
+    const md_srv_conn_t *c = req->conn;
+    return peer_text(&c->peer, out, outlen);
 }

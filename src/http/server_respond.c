@@ -268,19 +268,12 @@ static int wq_put_own(md_srv_conn_t *c, char *own, size_t len)
 
 /* ---- heads ---- */
 
-static bool is_tchar(unsigned char ch)
-{
-    if ((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z'))
-        return true;
-    return ch && strchr("!#$%&'*+-.^_`|~", ch) != NULL;
-}
-
 static bool header_valid(const md_header_t *h)
 {
     if (!h->name || h->name_len == 0 || (h->value_len && !h->value))
         return false;
     for (size_t i = 0; i < h->name_len; i++)
-        if (!is_tchar((unsigned char)h->name[i]))
+        if (!md_is_tchar((unsigned char)h->name[i]))
             return false;
     /* CR, LF and NUL would inject; the other CTLs are invalid anyway. */
     for (size_t i = 0; i < h->value_len; i++) {
@@ -332,6 +325,19 @@ static char *put(char *p, const char *s, size_t n)
 
 #define PUT_LIT(p, lit) put((p), (lit), sizeof(lit) - 1)
 
+/* Writes "Name: value\r\n" for each header the server does not own. */
+static char *put_headers(char *p, const md_header_t *hs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (header_reserved(&hs[i]))
+            continue;
+        p = put(p, hs[i].name, hs[i].name_len);
+        p = PUT_LIT(p, ": ");
+        p = put(p, hs[i].value, hs[i].value_len);
+        p = PUT_LIT(p, "\r\n");
+    }
+    return p;
+}
 
 /* Queues the status line and headers. `clen` is used with FR_LENGTH. */
 static int queue_head(md_srv_conn_t *c, int status, const md_header_t *hs, size_t n,
@@ -341,8 +347,16 @@ static int queue_head(md_srv_conn_t *c, int status, const md_header_t *hs, size_
     const char *reason = md_http_reason(status);
     size_t rlen = strlen(reason), tlen = ctype ? strlen(ctype) : 0;
     size_t need = 160 + rlen + tlen;
+    /* The application's per-request headers; none on the server's own
+     * answers between requests. */
+    const md_header_t *xs = c->req_held ? c->req.extra_headers : NULL;
+    size_t nx = xs ? c->req.num_extra_headers : 0;
+    if (nx && !headers_valid(xs, nx))
+        nx = 0;
     for (size_t i = 0; i < n; i++)
         need += hs[i].name_len + hs[i].value_len + 4;
+    for (size_t i = 0; i < nx; i++)
+        need += xs[i].name_len + xs[i].value_len + 4;
     char *p = out_reserve(c, need);
     if (!p)
         return MD_ETOOBIG;
@@ -359,14 +373,8 @@ static int queue_head(md_srv_conn_t *c, int status, const md_header_t *hs, size_
         p = put(p, ctype, tlen);
         p = PUT_LIT(p, "\r\n");
     }
-    for (size_t i = 0; i < n; i++) {
-        if (header_reserved(&hs[i]))
-            continue;
-        p = put(p, hs[i].name, hs[i].name_len);
-        p = PUT_LIT(p, ": ");
-        p = put(p, hs[i].value, hs[i].value_len);
-        p = PUT_LIT(p, "\r\n");
-    }
+    p = put_headers(p, hs, n);
+    p = put_headers(p, xs, nx);
     if (fr == MD_SRV_FR_LENGTH) {
         p = PUT_LIT(p, "Content-Length: ");
         p = md_put_u64(p, clen);
@@ -442,6 +450,11 @@ void md_srv_queue_server_error(md_srv_conn_t *c, int status, const char *code, c
     c->state = MD_SRV_CLOSING;
     if (queue_error(c, status, code, msg, NULL, NULL, 0) != MD_OK)
         c->close_no_linger = true;
+}
+
+int md_srv_queue_error(md_srv_conn_t *c, int status, const char *code, const char *msg)
+{
+    return queue_error(c, status, code, msg, NULL, NULL, 0);
 }
 
 /* ---- whole responses ---- */

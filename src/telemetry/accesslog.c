@@ -126,6 +126,17 @@ static int put_status(md_buf_t *b, int status)
     return md_buf_append(b, tmp, (size_t)(md_put_u64(tmp, (uint64_t)status) - tmp));
 }
 
+/* ,"bytes_in":N,"bytes_out":N */
+static int put_bytes(md_buf_t *b, uint64_t in, uint64_t out)
+{
+    char tmp[80];
+    memcpy(tmp, ",\"bytes_in\":", 12);
+    char *p = md_put_u64(tmp + 12, in);
+    memcpy(p, ",\"bytes_out\":", 13);
+    p = md_put_u64(p + 13, out);
+    return md_buf_append(b, tmp, (size_t)(p - tmp));
+}
+
 static int format_call(md_buf_t *b, const md_log_call_t *k)
 {
     char tmp[48];
@@ -144,6 +155,15 @@ static int format_call(md_buf_t *b, const md_log_call_t *k)
         rc = put_lit(b, "\",\"duration_ms\":");
     if (rc == MD_OK)
         rc = md_buf_append(b, tmp, (size_t)(put_ms(tmp, k->duration_us) - tmp));
+    if (rc == MD_OK)
+        rc = put_bytes(b, k->bytes_in, k->bytes_out);
+    if (rc == MD_OK && k->cache) {
+        rc = put_lit(b, ",\"cache\":\"");
+        if (rc == MD_OK)
+            rc = put_lit(b, k->cache);
+        if (rc == MD_OK)
+            rc = md_buf_append_char(b, '"');
+    }
     if (rc == MD_OK)
         rc = md_buf_append_char(b, '}');
     return rc;
@@ -198,6 +218,13 @@ static int format_head(md_buf_t *b, const md_log_entry_t *e)
     return rc;
 }
 
+/* ,"reject":"reason" for a request the server refused itself. */
+static int put_reject(md_buf_t *b, const char *reason)
+{
+    int rc = put_lit(b, ",\"reject\":");
+    return rc == MD_OK ? md_json_write_string(b, reason, strnlen(reason, 64)) : rc;
+}
+
 int md_accesslog_format(md_buf_t *out, const md_log_entry_t *e)
 {
     size_t start = out->len;
@@ -207,6 +234,12 @@ int md_accesslog_format(md_buf_t *out, const md_log_entry_t *e)
     if (rc == MD_OK)
         rc = e->endpoint_json.len ? md_buf_append(out, e->endpoint_json.ptr, e->endpoint_json.len)
                                   : md_buf_append(out, "null", 4);
+    if (rc == MD_OK && e->auth.len)
+        rc = put_lit(out, ",\"auth\":");
+    if (rc == MD_OK && e->auth.len)
+        rc = md_json_write_string(out, e->auth.ptr, MD_MIN(e->auth.len, 256));
+    if (rc == MD_OK && e->reject)
+        rc = put_reject(out, e->reject);
     if (rc == MD_OK)
         rc = put_lit(out, ",\"backends\":[");
     for (size_t i = 0; i < e->ncalls && rc == MD_OK; i++) {

@@ -5,11 +5,25 @@
  *    "status":200,"bytes":1187,"duration_ms":4.012,"client":"10.0.0.7",
  *    "trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","span_id":"00f067aa0ba902b7",
  *    "endpoint":"/home","backends":[{"name":"news","status":200,
- *    "outcome":"ok","duration_ms":3.104},...],"incomplete":false}
+ *    "outcome":"ok","duration_ms":3.104,"bytes_in":24614,"bytes_out":812},
+ *    ...],"incomplete":false}
+ *
+ * A backend's bytes_in is what it sent (head and body as read off the
+ * socket, 0 when the cache answered) and bytes_out the shaped fragment
+ * that went into the answer: how much shaping saved, per backend.
  *
  * trace_id is the request's trace (the caller's or a new one: what the
  * backends were sent) and span_id its server span, so a line can be found
  * from a trace and back; both are null for a request without a record.
+ *
+ * A request the HTTP server refused itself (bad syntax, a limit, a
+ * timeout, overload) gets a line too, with "endpoint":null, no backends and
+ * a "reject" field naming the reason (server.h's md_http_reject_t); its
+ * method and path are empty unless the request line was well formed.
+ *
+ * An authenticated request adds "auth":"PROVIDER:NAME" after "endpoint"
+ * (the API key's name, the Basic user or the token's sub; never a key,
+ * password or token).
  *
  * What is never written: query strings (their values may be tokens), any
  * request header (Authorization, Cookie...), any upstream header value.
@@ -46,6 +60,9 @@ typedef struct md_log_call {
     int status;                 /* 0: no answer (printed as null) */
     const char *outcome;        /* "ok", "timeout", ... "cancelled" */
     uint64_t duration_us;
+    const char *cache;          /* "hit", "miss", ... (cache/policy.h); NULL: not cached */
+    uint64_t bytes_in;          /* read from the backend (md_tm_call_t.bytes_in) */
+    uint64_t bytes_out;         /* shaped fragment merged into the answer */
 } md_log_call_t;
 
 /* One finished request. */
@@ -63,6 +80,10 @@ typedef struct md_log_entry {
     const md_log_call_t *calls;
     size_t ncalls;
     bool incomplete;
+    const char *reject;         /* the server's reason for refusing the request, or NULL (no field) */
+    md_str_t auth;              /* "PROVIDER:NAME" of the authenticated caller (gateway/auth.c:
+                                   a key's name, a user, a token's sub; never a secret), or
+                                   empty (no field) */
 } md_log_entry_t;
 
 /* Appends one line (ending in '\n') to out. MD_OK, or MD_ETOOBIG with out

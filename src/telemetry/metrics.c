@@ -37,6 +37,8 @@
 #define NCLASSES 5                               /* 1xx .. 5xx */
 #define HSLOTS (MD_METRICS_NBUCKETS + 2)         /* buckets, +Inf, sum (us) */
 #define NOUT MD_TM_NOUTCOMES
+#define NCACHE 7                                 /* md_cs_outcome_t values */
+#define NREDIS 4                                 /* per worker: up, errors, timeouts, refused */
 /* One series' label pairs: config paths are at most 2 KiB, 4 KiB escaped. */
 #define LABELS_MAX 4400
 
@@ -89,7 +91,10 @@ struct md_metrics {
     size_t *be_name;
     size_t nupstreams;
     char **upstreams;
-    size_t off_req, off_req_h, off_call, off_call_h, off_up;
+    size_t off_req, off_req_h, off_call, off_call_h, off_up, off_cache, off_redis;
+    bool cached;                /* some backend has a cache policy: print the cache families */
+    bool redis;                 /* cache.store is redis */
+    ctr_t store[3];             /* entries, bytes, evictions (md_metrics_cache_store) */
 };
 
 /* ---- escaping ---- */
@@ -254,7 +259,9 @@ static void build_blocks(md_metrics_t *m)
     m->off_call = m->off_req_h + m->nlabels * HSLOTS;
     m->off_call_h = m->off_call + m->ncallrows * NOUT;
     m->off_up = m->off_call_h + m->nnames * HSLOTS;
-    size_t n = m->off_up + m->nupstreams * 2;
+    m->off_cache = m->off_up + m->nupstreams * 3;
+    m->off_redis = m->off_cache + m->ncallrows * NCACHE;
+    size_t n = m->off_redis + NREDIS;
     m->stride = (n + per_line - 1) / per_line * per_line;
     /* Zeroed memory is a valid zero for these lock-free atomics. */
     m->mem = md_calloc((size_t)m->nworkers * m->stride * sizeof(ctr_t) + CACHE_LINE, 1);
@@ -275,6 +282,10 @@ md_metrics_t *md_metrics_new(const md_config_t *cfg, int nworkers)
     for (size_t u = 0; u < cfg->nupstreams; u++)
         m->upstreams[u] = escaped(cfg->upstreams[u].name);
     build_blocks(m);
+    for (size_t e = 0; e < cfg->nendpoints; e++)
+        for (size_t i = 0; i < cfg->endpoints[e].nbackends; i++)
+            m->cached |= cfg->endpoints[e].backends[i].cache.on;
+    m->redis = m->cached && cfg->cache.store == MD_CACHE_STORE_REDIS;
     return m;
 }
 
@@ -376,13 +387,45 @@ void md_metrics_call(md_metrics_t *m, int worker, int endpoint, size_t backend, 
     observe(b + m->off_call_h + m->be_name[g] * HSLOTS, duration_us);
 }
 
-void md_metrics_upstream(md_metrics_t *m, int worker, size_t upstream, uint32_t open, uint32_t idle)
+void md_metrics_upstream(md_metrics_t *m, int worker, size_t upstream, uint32_t open, uint32_t idle,
+                         uint64_t calls)
 {
     if (!m || worker < 0 || worker >= m->nworkers || upstream >= m->nupstreams)
         return;
-    ctr_t *g = block_of(m, worker) + m->off_up + upstream * 2;
+    ctr_t *g = block_of(m, worker) + m->off_up + upstream * 3;
     atomic_store_explicit(&g[0], open, memory_order_relaxed);
     atomic_store_explicit(&g[1], idle, memory_order_relaxed);
+    atomic_store_explicit(&g[2], calls, memory_order_relaxed);
+}
+
+void md_metrics_cache(md_metrics_t *m, int worker, int endpoint, size_t backend, int outcome)
+{
+    if (!m || worker < 0 || worker >= m->nworkers || endpoint < 0 || (size_t)endpoint >= m->cfg->nendpoints)
+        return;
+    if (outcome < 0 || outcome >= NCACHE || backend >= m->cfg->endpoints[endpoint].nbackends)
+        return;
+    size_t g = m->ep_first[endpoint] + backend;
+    bump(&block_of(m, worker)[m->off_cache + m->be_callrow[g] * NCACHE + (size_t)outcome], 1);
+}
+
+void md_metrics_cache_store(md_metrics_t *m, const md_metrics_store_t *st)
+{
+    if (!m)
+        return;
+    atomic_store_explicit(&m->store[0], st->entries, memory_order_relaxed);
+    atomic_store_explicit(&m->store[1], st->bytes, memory_order_relaxed);
+    atomic_store_explicit(&m->store[2], st->evictions, memory_order_relaxed);
+}
+
+void md_metrics_redis(md_metrics_t *m, int worker, bool up, uint64_t errors, uint64_t timeouts, uint64_t refused)
+{
+    if (!m || worker < 0 || worker >= m->nworkers)
+        return;
+    ctr_t *r = block_of(m, worker) + m->off_redis;
+    atomic_store_explicit(&r[0], up ? 1 : 0, memory_order_relaxed);
+    atomic_store_explicit(&r[1], errors, memory_order_relaxed);
+    atomic_store_explicit(&r[2], timeouts, memory_order_relaxed);
+    atomic_store_explicit(&r[3], refused, memory_order_relaxed);
 }
 
 /* ---- rendering ---- */
@@ -517,12 +560,17 @@ static int render_gauges(const md_metrics_t *m, const md_metrics_gauges_t *g, md
     TRY(family(out, "medley_upstream_connections", "gauge",
                "Upstream keep-alive pool connections by upstream and state (open counts idle ones too)."));
     for (size_t u = 0; u < m->nupstreams; u++) {
-        uint64_t open = total(m, m->off_up + u * 2), idle = total(m, m->off_up + u * 2 + 1);
+        uint64_t open = total(m, m->off_up + u * 3), idle = total(m, m->off_up + u * 3 + 1);
         TRY(md_buf_printf(out, "medley_upstream_connections{upstream=\"%s\",state=\"open\"} %llu\n",
                           m->upstreams[u], (unsigned long long)open));
         TRY(md_buf_printf(out, "medley_upstream_connections{upstream=\"%s\",state=\"idle\"} %llu\n",
                           m->upstreams[u], (unsigned long long)idle));
     }
+    TRY(family(out, "medley_upstream_requests_total", "counter",
+               "Requests sent to each upstream (all endpoints, cache fills included; refreshed every second)."));
+    for (size_t u = 0; u < m->nupstreams; u++)
+        TRY(md_buf_printf(out, "medley_upstream_requests_total{upstream=\"%s\"} %llu\n", m->upstreams[u],
+                          (unsigned long long)total(m, m->off_up + u * 3 + 2)));
     if (g->has_access_log) {
         TRY(family(out, "medley_access_log_dropped_total", "counter",
                    "Access log lines dropped because the log buffer was full or the write failed."));
@@ -531,6 +579,54 @@ static int render_gauges(const md_metrics_t *m, const md_metrics_gauges_t *g, md
     if (g->has_trace_export)
         TRY(render_trace(g, out));
     return MD_OK;
+}
+
+static const char *const cache_outcomes[NCACHE] = { "hit",       "stale",          "miss",  "coalesced",
+                                                    "stale_if_error", "redis_hit", "bypass" };
+
+static int render_redis(const md_metrics_t *m, md_buf_t *out)
+{
+    static const char *const fam[NREDIS][3] = {
+        { "medley_cache_redis_connected", "gauge", "Worker connections to Redis that are up." },
+        { "medley_cache_redis_errors_total", "counter", "Redis commands answered with an error or broken off." },
+        { "medley_cache_redis_timeouts_total", "counter", "Redis connections closed because a command was late." },
+        { "medley_cache_redis_refused_total", "counter",
+          "Cache operations that skipped Redis because it was down (the request went on without it)." },
+    };
+    for (size_t k = 0; k < NREDIS; k++) {
+        TRY(family(out, fam[k][0], fam[k][1], fam[k][2]));
+        TRY(md_buf_printf(out, "%s %llu\n", fam[k][0], (unsigned long long)total(m, m->off_redis + k)));
+    }
+    return MD_OK;
+}
+
+/* Only when some backend is cached. */
+static int render_cache(const md_metrics_t *m, md_buf_t *out)
+{
+    TRY(family(out, "medley_cache_lookups_total", "counter",
+               "What the cache did for each cached backend call, by endpoint, backend and outcome."));
+    for (size_t r = 0; r < m->ncallrows; r++) {
+        const call_row_t *row = &m->callrows[r];
+        for (size_t o = 0; o < NCACHE; o++) {
+            uint64_t v = total(m, m->off_cache + r * NCACHE + o);
+            if (v)
+                TRY(md_buf_printf(out,
+                                  "medley_cache_lookups_total{endpoint=\"%s\",backend=\"%s\",outcome=\"%s\"} %llu\n",
+                                  m->labels[row->label], m->names[row->name], cache_outcomes[o],
+                                  (unsigned long long)v));
+        }
+    }
+    static const char *const fam[3][3] = {
+        { "medley_cache_entries", "gauge", "Entries in the in-process store." },
+        { "medley_cache_bytes", "gauge", "Bytes the in-process store's entries account for." },
+        { "medley_cache_evictions_total", "counter", "Entries evicted to stay within max_memory." },
+    };
+    for (size_t k = 0; k < 3; k++) {
+        TRY(family(out, fam[k][0], fam[k][1], fam[k][2]));
+        TRY(md_buf_printf(out, "%s %llu\n", fam[k][0],
+                          (unsigned long long)atomic_load_explicit(&m->store[k], memory_order_relaxed)));
+    }
+    return m->redis ? render_redis(m, out) : MD_OK;
 }
 
 int md_metrics_render(const md_metrics_t *m, const md_metrics_gauges_t *g, md_buf_t *out)
@@ -551,6 +647,8 @@ int md_metrics_render(const md_metrics_t *m, const md_metrics_gauges_t *g, md_bu
         rc = render_calls(m, out);
     if (rc == MD_OK)
         rc = render_gauges(m, g ? g : &none, out);
+    if (rc == MD_OK && m->cached)
+        rc = render_cache(m, out);
     if (rc != MD_OK) {
         out->len = start;
         if (out->data)

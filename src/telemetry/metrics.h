@@ -50,8 +50,21 @@ void md_metrics_request(md_metrics_t *m, int worker, int endpoint, md_str_t meth
 void md_metrics_call(md_metrics_t *m, int worker, int endpoint, size_t backend, int outcome,
                      uint64_t duration_us);
 
-/* The worker's own pool gauges for upstream i (index into cfg->upstreams). */
-void md_metrics_upstream(md_metrics_t *m, int worker, size_t upstream, uint32_t open, uint32_t idle);
+/* The worker's own pool gauges for upstream i (index into cfg->upstreams)
+ * and its count of calls sent so far. */
+void md_metrics_upstream(md_metrics_t *m, int worker, size_t upstream, uint32_t open, uint32_t idle,
+                         uint64_t calls);
+
+/* What the cache did for backend i of `endpoint` (an md_cs_outcome_t). */
+void md_metrics_cache(md_metrics_t *m, int worker, int endpoint, size_t backend, int outcome);
+
+/* The cache's own state, refreshed on the tick: the store's (any worker
+ * may publish it, it is process-wide) and each worker's Redis client. */
+typedef struct md_metrics_store {
+    uint64_t entries, bytes, evictions;
+} md_metrics_store_t;
+void md_metrics_cache_store(md_metrics_t *m, const md_metrics_store_t *st);
+void md_metrics_redis(md_metrics_t *m, int worker, bool up, uint64_t errors, uint64_t timeouts, uint64_t refused);
 
 /* Process-wide values the registry does not count itself. */
 typedef struct md_metrics_gauges {

@@ -1,7 +1,8 @@
 /*
  * record.h - the per-request telemetry record: what happened to one client
  * request, filled in by the gateway as it runs and read once when the
- * request is finished (metrics, access log, Server-Timing).
+ * request is finished (metrics, access log, Server-Timing, an observer
+ * such as `medley explain`).
  *
  * The record lives in the request's pool (one allocation, no malloc): the
  * gateway makes it with md_tm_begin() (telemetry.h) as soon as the route is
@@ -47,9 +48,12 @@ typedef struct md_tm_call {
     uint32_t duration_us;
     uint16_t status;            /* HTTP status of the answer, 0 if none was read */
     uint8_t outcome;            /* md_tm_outcome_t */
+    uint8_t cache;              /* 0: not cached; else 1 + md_cs_outcome_t (cache/policy.h) */
     bool has_span;              /* span_id is made (by md_tm_traceparent or the start) */
     uint8_t span_id[MD_SPAN_ID_BYTES]; /* the call's client span: the backend's parent */
     uint64_t start_us, end_us;  /* monotonic; only kept when the trace is exported */
+    uint64_t bytes_in;          /* response bytes read off the backend's socket; 0 when the cache answered */
+    uint64_t bytes_out;         /* the shaped fragment merged into the answer (a cached one too); 0 if none */
 } md_tm_call_t;
 
 /* The request's place in its trace (trace.h). */
@@ -68,6 +72,7 @@ typedef struct md_tm_req {
     const md_telemetry_t *tm;
     int endpoint;               /* index into cfg->endpoints, -1 when none matched */
     bool incomplete;            /* an optional backend failed (X-Medley-Incomplete) */
+    md_str_t auth;              /* "PROVIDER:NAME" of the authenticated caller (request pool), or empty */
     uint64_t end_us;            /* monotonic end once known (md_now_us), else 0 */
     md_tm_trace_t trace;
     uint32_t ncalls;
@@ -88,6 +93,18 @@ static inline void md_tm_call_start(md_tm_req_t *t, size_t i)
         md_tm_call_open(t, i);
 }
 
+/* Records what the cache did for call i (an md_cs_outcome_t). A call the
+ * cache answered without a backend call of this request's own stays "not
+ * started": it is a cache outcome, not a backend call. */
+static inline void md_tm_call_cache(md_tm_req_t *t, size_t i, int cs)
+{
+    if (!t || i >= t->ncalls || cs < 0 || cs >= 255)
+        return;
+    t->calls[i].cache = (uint8_t)(cs + 1);
+    if (t->calls[i].outcome == MD_TM_PENDING)
+        t->calls[i].outcome = MD_TM_NOT_STARTED; /* md_tm_call_end follows if a call was made */
+}
+
 /* Records how call i ended. t may be NULL (telemetry off). */
 static inline void md_tm_call_end(md_tm_req_t *t, size_t i, int status, md_tm_outcome_t outcome,
                                   uint64_t duration_us)
@@ -102,6 +119,17 @@ static inline void md_tm_call_end(md_tm_req_t *t, size_t i, int status, md_tm_ou
             md_tm_call_open(t, i); /* ended without starting: overloaded */
         t->calls[i].end_us = md_now_us();
     }
+}
+
+/* Records call i's traffic: what the backend sent (`in`) and what of it
+ * went into the answer (`out`), which together show how much shaping saved
+ * ("shaped server-side": the access log, `medley explain`). t may be NULL. */
+static inline void md_tm_call_bytes(md_tm_req_t *t, size_t i, uint64_t in, uint64_t out)
+{
+    if (!t || i >= t->ncalls)
+        return;
+    t->calls[i].bytes_in = in;
+    t->calls[i].bytes_out = out;
 }
 
 /* The outcome for a failure kind named as compose.c names them ("timeout",

@@ -14,6 +14,8 @@
  */
 #include "telemetry/telemetry.h"
 
+#include "cache/policy.h"
+
 #include "core/alloc.h"
 #include "core/pool.h"
 #include "json/write.h"
@@ -37,6 +39,8 @@ struct md_telemetry {
     md_str_t *ep_json;          /* endpoint -> "\"/home\"" */
     md_str_t *be_json;          /* backend -> "\"news\"" */
     md_str_t *be_token;         /* backend -> Server-Timing metric name */
+    md_tm_observer_fn observer; /* NULL: none (md_telemetry_set_observer) */
+    void *observer_arg;
 };
 
 struct md_tm_worker {
@@ -112,12 +116,6 @@ static md_str_t json_literal(const char *s)
     return (md_str_t){ p, len };
 }
 
-static bool is_tchar(unsigned char ch)
-{
-    if ((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z'))
-        return true;
-    return ch && strchr("!#$%&'*+-.^_`|~", ch) != NULL;
-}
 
 /* A Server-Timing metric name is a token: anything else becomes '_'. */
 static md_str_t token_of(const char *s)
@@ -129,7 +127,7 @@ static md_str_t token_of(const char *s)
         return (md_str_t){ p, 7 };
     }
     for (size_t i = 0; i < n; i++)
-        p[i] = is_tchar((unsigned char)s[i]) ? s[i] : '_';
+        p[i] = md_is_tchar((unsigned char)s[i]) ? s[i] : '_';
     p[n] = '\0';
     return (md_str_t){ p, n };
 }
@@ -231,6 +229,14 @@ md_otlp_t *md_telemetry_otlp(const md_telemetry_t *tm)
     return tm ? tm->otlp : NULL;
 }
 
+void md_telemetry_set_observer(md_telemetry_t *tm, md_tm_observer_fn fn, void *arg)
+{
+    if (!tm)
+        return;
+    tm->observer = fn;
+    tm->observer_arg = arg;
+}
+
 /* ---- workers ---- */
 
 static int64_t wall_offset(void)
@@ -279,10 +285,22 @@ void md_tm_worker_free(md_tm_worker_t *tw)
     md_free(tw);
 }
 
-void md_tm_set_upstream(md_tm_worker_t *tw, size_t upstream, uint32_t open, uint32_t idle)
+void md_tm_set_upstream(md_tm_worker_t *tw, size_t upstream, uint32_t open, uint32_t idle, uint64_t calls)
 {
     if (tw)
-        md_metrics_upstream(tw->tm->metrics, tw->index, upstream, open, idle);
+        md_metrics_upstream(tw->tm->metrics, tw->index, upstream, open, idle, calls);
+}
+
+void md_tm_set_cache_store(md_tm_worker_t *tw, const md_metrics_store_t *st)
+{
+    if (tw)
+        md_metrics_cache_store(tw->tm->metrics, st);
+}
+
+void md_tm_set_redis(md_tm_worker_t *tw, bool up, uint64_t errors, uint64_t timeouts, uint64_t refused)
+{
+    if (tw)
+        md_metrics_redis(tw->tm->metrics, tw->index, up, errors, timeouts, refused);
 }
 
 /* ---- trace context ---- */
@@ -402,6 +420,7 @@ md_tm_req_t *md_tm_begin(const md_telemetry_t *tm, md_http_req_t *req, int endpo
     t->tm = tm;
     t->endpoint = known ? endpoint : -1;
     t->incomplete = false;
+    t->auth = (md_str_t){ NULL, 0 };
     t->end_us = 0;
     t->ncalls = (uint32_t)n;
     for (size_t i = 0; i < n; i++)
@@ -464,10 +483,13 @@ static void log_request(md_tm_worker_t *tw, md_http_req_t *req, const md_http_do
     size_t n = 0, first = t && t->ncalls ? tm->ep_first[t->endpoint] : 0;
     for (size_t i = 0; t && i < t->ncalls && n < MD_TM_MAX_CALLS; i++) {
         const md_tm_call_t *k = &t->calls[i];
-        if (k->outcome == MD_TM_NOT_STARTED)
+        if (k->outcome == MD_TM_NOT_STARTED && !k->cache)
             continue;
-        calls[n++] = (md_log_call_t){ tm->be_json[first + i], k->status,
-                                      md_tm_outcome_name((md_tm_outcome_t)k->outcome), k->duration_us };
+        /* A part the cache answered alone has no call of its own: "ok". */
+        const char *outcome = k->outcome == MD_TM_NOT_STARTED ? "ok" : md_tm_outcome_name((md_tm_outcome_t)k->outcome);
+        calls[n++] = (md_log_call_t){ tm->be_json[first + i], k->status, outcome, k->duration_us,
+                                      k->cache ? md_cs_outcome_name((md_cs_outcome_t)(k->cache - 1)) : NULL,
+                                      k->bytes_in, k->bytes_out };
     }
     char client[64], trace_id[2 * MD_TRACE_ID_BYTES + 1], span_id[2 * MD_SPAN_ID_BYTES + 1];
     md_http_client_addr(req, client, sizeof(client));
@@ -490,6 +512,7 @@ static void log_request(md_tm_worker_t *tw, md_http_req_t *req, const md_http_do
         .calls = calls,
         .ncalls = n,
         .incomplete = t && t->incomplete,
+        .auth = t ? t->auth : (md_str_t){ NULL, 0 },
     };
     md_accesslog_write(tm->log, tw->index, &e);
 }
@@ -603,12 +626,46 @@ void md_tm_finish(md_tm_worker_t *tw, md_http_req_t *req, const md_http_done_t *
     uint64_t dur = end > req->start_us ? end - req->start_us : 0;
     if (tm->metrics) {
         md_metrics_request(tm->metrics, tw->index, ep, req->method, done->status, dur);
-        for (size_t i = 0; t && i < t->ncalls; i++)
+        for (size_t i = 0; t && i < t->ncalls; i++) {
             if (t->calls[i].outcome < MD_TM_NOUTCOMES)
                 md_metrics_call(tm->metrics, tw->index, ep, i, t->calls[i].outcome, t->calls[i].duration_us);
+            if (t->calls[i].cache)
+                md_metrics_cache(tm->metrics, tw->index, ep, i, t->calls[i].cache - 1);
+        }
     }
     if (tm->log && md_accesslog_wants(tm->log, tw->index, done->status))
         log_request(tw, req, done, t, end, dur);
     if (t && t->trace.exported)
         export_spans(tm, req, done, t, end);
+    if (tm->observer)
+        tm->observer(tm->observer_arg, req, done, t, dur);
+}
+
+/* ---- requests the server refused ---- */
+
+void md_tm_reject(md_tm_worker_t *tw, const md_http_reject_t *r)
+{
+    if (!tw || !r)
+        return;
+    const md_telemetry_t *tm = tw->tm;
+    uint64_t dur = r->start_us && r->end_us > r->start_us ? r->end_us - r->start_us : 0;
+    /* Never parsed is "" here and "other" in the metrics, never NULL. */
+    md_str_t method = r->method.len ? r->method : MD_STR_LIT("");
+    md_str_t path = r->path.len ? r->path : MD_STR_LIT("");
+    if (tm->metrics)
+        md_metrics_request(tm->metrics, tw->index, -1, method, r->status, dur);
+    if (!tm->log || !md_accesslog_wants(tm->log, tw->index, r->status))
+        return;
+    int64_t wall = (int64_t)r->end_us + tw->wall_offset_us;
+    md_log_entry_t e = {
+        .wall_us = wall > 0 ? (uint64_t)wall : 0,
+        .method = method,
+        .path = path,
+        .status = r->status,
+        .bytes = r->body_bytes,
+        .duration_us = dur,
+        .client = r->client ? r->client : "",
+        .reject = r->reason ? r->reason : "refused",
+    };
+    md_accesslog_write(tm->log, tw->index, &e);
 }

@@ -7,7 +7,9 @@
  * worker an md_tm_worker_t (its slot in the registry and the log, and a 1 s
  * tick that refreshes gauges and flushes the log buffer), starts a record
  * per request with md_tm_begin(), fills in each backend call, and passes
- * the finished request to md_tm_finish() from the server's on_finish hook.
+ * the finished request to md_tm_finish() from the server's on_finish hook;
+ * requests the server refuses itself (bad syntax, limits, timeouts,
+ * overload) reach md_tm_reject() from its on_reject hook.
  *
  * Cost per request: the record in the request pool, one clock read at the
  * end (shared with Server-Timing), a few relaxed counter stores, and, when
@@ -71,7 +73,12 @@ md_tm_worker_t *md_tm_worker_new(md_telemetry_t *tm, int index, md_loop_t *loop,
 void md_tm_worker_free(md_tm_worker_t *tw);
 
 /* Sets the worker's pool gauges of upstream i (from the refresh callback). */
-void md_tm_set_upstream(md_tm_worker_t *tw, size_t upstream, uint32_t open, uint32_t idle);
+void md_tm_set_upstream(md_tm_worker_t *tw, size_t upstream, uint32_t open, uint32_t idle, uint64_t calls);
+
+/* The cache's state for the metrics (from the refresh callback): the
+ * store's counters, and this worker's Redis client. */
+void md_tm_set_cache_store(md_tm_worker_t *tw, const md_metrics_store_t *st);
+void md_tm_set_redis(md_tm_worker_t *tw, bool up, uint64_t errors, uint64_t timeouts, uint64_t refused);
 
 /* Starts the request's record in its pool and hangs it on req->telemetry.
  * `endpoint` is an index into cfg->endpoints or -1 (no match). Takes the
@@ -111,7 +118,28 @@ md_str_t md_tm_tracestate(const md_tm_req_t *t);
 char *md_tm_server_timing(md_tm_req_t *t, md_http_req_t *req, size_t *len);
 
 /* The server's on_finish: counts the request and its calls, writes its log
- * line. tw may be NULL (the worker has no telemetry). */
+ * line, then tells the observer, if any. tw may be NULL (the worker has no
+ * telemetry). */
 void md_tm_finish(md_tm_worker_t *tw, md_http_req_t *req, const md_http_done_t *done);
+
+/* The server's on_reject: counts a request the server refused itself under
+ * endpoint "(none)" (its method, or "other" when the request line was not
+ * well formed), observing the time since its first byte when the server
+ * knew it (a head that came in pieces: slowloris, 431), else 0; and writes
+ * its log line with "reject" set. No trace, no observer. tw may be NULL. */
+void md_tm_reject(md_tm_worker_t *tw, const md_http_reject_t *r);
+
+/* Sees each finished request after metrics, log and spans: the request,
+ * what was answered, its record (NULL when it has none) and its duration
+ * (as logged). Runs on the worker's thread; req, done and t live only
+ * during the call, so copy what is needed. */
+typedef void (*md_tm_observer_fn)(void *arg, const md_http_req_t *req, const md_http_done_t *done,
+                                  const md_tm_req_t *t, uint64_t duration_us);
+
+/* Sets the one observer (NULL: none). For tools that run a request
+ * through the real gateway and read back what happened (`medley explain`,
+ * tests); a server in production has none, and pays one branch per
+ * request. Set it before the workers start. */
+void md_telemetry_set_observer(md_telemetry_t *tm, md_tm_observer_fn fn, void *arg);
 
 #endif

@@ -121,23 +121,6 @@ static int call_finish(md_upstream_call_t *call, int err);
 
 /* ---- validation: nothing the caller gives us reaches the wire unchecked ---- */
 
-static bool is_tchar(unsigned char c)
-{
-    if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
-        return true;
-    return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
-
-static bool valid_token(const char *s, size_t n)
-{
-    if (n == 0)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!is_tchar((unsigned char)s[i]))
-            return false;
-    return true;
-}
-
 /* field-value: no CTL but HTAB (so no CR, LF or NUL), no DEL. */
 static bool valid_value(const char *s, size_t n)
 {
@@ -182,7 +165,7 @@ static bool valid_header(const char *name, size_t nlen, const char *value, size_
 {
     if (!name || (!value && vlen))
         return false;
-    return valid_token(name, nlen) && valid_value(value, vlen) && !client_owned(name, nlen, buffered);
+    return md_is_token(name, nlen) && valid_value(value, vlen) && !client_owned(name, nlen, buffered);
 }
 
 static bool method_is(const char *m, const char *lit)
@@ -198,7 +181,7 @@ static bool method_idempotent(const char *m)
 
 static int check_request(const md_upstream_req_t *req, bool buffered)
 {
-    if (!req->method || !valid_token(req->method, strlen(req->method)))
+    if (!req->method || !md_is_token(req->method, strlen(req->method)))
         return MD_EINVAL;
     if (!req->path || req->path_len == 0 || req->path_len > MD_UPSTREAM_MAX_REQUEST_HEAD)
         return MD_EINVAL;

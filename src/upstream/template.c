@@ -131,7 +131,7 @@ static int add_part(tpl_compiler_t *c, size_t pos, tpl_part_t part)
 /* Splits "ns.name" when ns is a known input source. */
 static void split_name(const char *s, size_t len, md_str_t *ns, md_str_t *name)
 {
-    static const char *const known[] = { "query", "header", "jwt" };
+    static const char *const known[] = { "query", "header", "jwt", "auth" };
     const char *dot = memchr(s, '.', len);
     *ns = (md_str_t){ "", 0 };
     *name = (md_str_t){ s, len };

@@ -61,7 +61,7 @@ size_t md_template_nvars(const md_template_t *t);
 
 /* The i-th variable (i < nvars). "{user}" gives ns "" and name "user" (a
  * declared endpoint parameter); "{query.q}" gives ns "query" and name "q";
- * likewise the namespaces "header" and "jwt". A prefix before the first '.'
+ * likewise the namespaces "header", "jwt" and "auth". A prefix before the first '.'
  * that is not one of those stays part of the name ("{a.b}": ns "", name
  * "a.b"). Both strings point into the template and live as long as it. */
 void md_template_var(const md_template_t *t, size_t i, md_str_t *ns, md_str_t *name);

@@ -21,15 +21,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fuzz_check.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: property failed: %s\n", __FILE__, __LINE__, #cond);           \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
 
 static const char PROPS[] = "{\"properties\": {\"iconBrandColor\": \"#007ee5\"}}";
 static const char SWAGGER[] = "{\"swagger\": \"2.0\"}";

@@ -17,6 +17,7 @@ import socket
 import struct
 import threading
 import time
+import urllib.parse
 
 MAX_HEAD_BYTES = 64 * 1024
 MAX_BODY_BYTES = 1024 * 1024
@@ -427,6 +428,83 @@ def vacation_route(req):
     if raw_id.isdigit() and 0 < int(raw_id) <= 1000:
         return Reply.json(vacation_doc(int(raw_id)))
     return Reply.with_status(404, {"error": "no such employee", "id": raw_id})
+
+
+class TokenEndpoint:
+    """An OAuth 2.0 token endpoint (client credentials grant, RFC 6749 4.4)
+    to use as a route: checks that the request is a form POST with exactly
+    grant_type=client_credentials, client_id, client_secret and scope, and
+    answers a fresh token "tok-N-<suffix>" with `expires_in`. Bad requests
+    get 401 invalid_client and are listed in `problems`. `down = True`
+    makes it answer 503 (the provider is unavailable). `valid(token)` says
+    whether a token was issued here and has not expired, for a backend
+    route that checks the Bearer token."""
+
+    def __init__(self, client_id, client_secret, scope=None, expires_in=3600):
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.scope = scope
+        self.expires_in = expires_in
+        self.down = False
+        self.problems = []
+        self.issued = {}                      # token -> monotonic expiry
+        self._lock = threading.Lock()
+
+    def _check(self, req):
+        if req.method != "POST":
+            return f"method {req.method}"
+        ctype = (req.header("content-type") or "").split(";")[0].strip().lower()
+        if ctype != "application/x-www-form-urlencoded":
+            return f"content-type {ctype!r}"
+        try:
+            form = urllib.parse.parse_qs(req.body.decode("ascii"), keep_blank_values=True,
+                                         strict_parsing=True)
+        except (UnicodeDecodeError, ValueError) as e:
+            return f"form does not parse: {e}"
+        want = {"grant_type": "client_credentials", "client_id": self.client_id,
+                "client_secret": self.client_secret}
+        if self.scope is not None:
+            want["scope"] = self.scope
+        got = {k: v for k, v in form.items()}
+        if set(got) != set(want):
+            return f"form fields {sorted(got)} (want {sorted(want)})"
+        for k, v in want.items():
+            if got[k] != [v]:
+                return f"form field {k} is wrong"
+        return None
+
+    def __call__(self, req):
+        if self.down:
+            return Reply.with_status(503, {"error": "temporarily_unavailable"})
+        problem = self._check(req)
+        with self._lock:
+            if problem:
+                self.problems.append(problem)
+                return Reply.with_status(401, {"error": "invalid_client"})
+            token = f"tok-{len(self.issued) + 1}-{int(time.monotonic() * 1000) % 100000}"
+            self.issued[token] = time.monotonic() + self.expires_in
+        return Reply.json({"access_token": token, "token_type": "Bearer",
+                           "expires_in": self.expires_in})
+
+    def valid(self, token):
+        with self._lock:
+            exp = self.issued.get(token)
+        return exp is not None and time.monotonic() < exp
+
+    def tokens(self):
+        with self._lock:
+            return list(self.issued)
+
+
+def bearer_route(idp, reply):
+    """A route that answers `reply` only to a valid Bearer token of `idp`
+    (a TokenEndpoint), else 401."""
+    def route(req):
+        auth = req.header("authorization") or ""
+        if not auth.startswith("Bearer ") or not idp.valid(auth[7:]):
+            return Reply.with_status(401, {"error": "invalid_token", "got": auth[:20]})
+        return reply
+    return route
 
 
 def _selftest():

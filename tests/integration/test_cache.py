@@ -306,3 +306,44 @@ def test_cache_uncached_backends_unchanged(t):
     check(r.headers.get("etag"), "ETag on a complete composed answer")
     eq(r.json()["events"], expected_events(), "events")
     w.medley.stop()
+
+
+def test_cache_metrics_and_access_log(t):
+    """Cache outcomes are counted per backend; only real backend calls count
+    as backend calls; the access log names each part's cache outcome."""
+    import os
+    from test_telemetry import read_log, scrape_until, value
+    log_path = os.path.join(t.dir, "access.log")
+    w = t.world(config=cache_config() + f"access_log: {{ path: {log_path} }}\n")
+    for _ in range(3):
+        home(w, 42)
+    home(w, 7)
+
+    def lookups(s, backend, outcome):
+        return value(s, "medley_cache_lookups_total", endpoint="/home", backend=backend, outcome=outcome)
+
+    s = scrape_until(w.medley, lambda s: lookups(s, "vacation", "hit") == 2, "4 requests' cache outcomes")
+    eq(lookups(s, "news", "miss"), 1, "news misses")
+    eq(lookups(s, "news", "hit"), 3, "news hits")
+    eq(lookups(s, "vacation", "miss"), 2, "vacation misses")
+    eq(value(s, "medley_backend_calls_total", endpoint="/home", backend="news", outcome="ok"), 1,
+       "news backend calls (hits are not calls)")
+    eq(value(s, "medley_backend_calls_total", endpoint="/home", backend="vacation", outcome="ok"), 2,
+       "vacation backend calls")
+    # Gauges are refreshed by each worker's own 1 s tick: wait for all of them.
+    s = scrape_until(w.medley, lambda s: value(s, "medley_cache_entries") == 4 and
+                     value(s, "medley_upstream_requests_total", upstream="news") == 1 and
+                     value(s, "medley_upstream_requests_total", upstream="hr") == 2,
+                     "4 entries, 1 news and 2 hr requests (1 s refresh)", timeout=5.0)
+    check(value(s, "medley_cache_bytes") > 0, "medley_cache_bytes")
+    w.medley.stop()
+    _, lines = read_log(log_path)
+    eq(len(lines), 4, "log lines")
+    # Two workers write their own batches: count, do not rely on order.
+    seen = {}
+    for line in lines:
+        for part in line["backends"]:
+            key = (part["name"], part.get("cache"))
+            seen[key] = seen.get(key, 0) + 1
+    eq(seen, {("news", "miss"): 1, ("news", "hit"): 3, ("events", "miss"): 1, ("events", "hit"): 3,
+              ("vacation", "miss"): 2, ("vacation", "hit"): 2}, "parts by cache outcome in the log")

@@ -6,7 +6,10 @@ the mock backends) and the files are read back with Python's json: the
 Swagger structure, the operationId, the typed 200 schema of the shaped
 output, the error responses, apiProperties.json and the icon's PNG
 header. The running binary's /openapi.json must be byte for byte the
-exported definition. Expected values come from the config, the mock data
+exported definition. With inbound authentication the export describes
+the provider (an API key here; every kind is in test_connector_lint.py
+and the unit tests), marks `auth: none` endpoints `security: []`, and
+refuses endpoints guarded by two providers. Expected values come from the config, the mock data
 and Power Platform's rules, never from medley's output.
 """
 
@@ -16,6 +19,7 @@ import struct
 import zlib
 
 import harness
+import test_auth
 from harness import check, eq, http_get
 
 PUBLIC = """\
@@ -216,3 +220,62 @@ def test_export_errors(t):
     eq(rc, 2, "unknown connector command")
     rc, _, _ = t.run_medley(["connector", "lint"])
     eq(rc, 2, "lint without a folder")
+
+
+KEY = "apps-key-7f3c9a1e5b2d4f60"
+
+
+def auth_env(t):
+    users = os.path.join(t.dir, "users")
+    with open(users, "w") as f:
+        f.write("alice:" + test_auth.crypt_hash("a password") + "\n")
+    return {"NEWS_PORT": "1", "EVENTS_PORT": "1", "HR_PORT": "1", "USERS_FILE": users}
+API_KEY_AUTH = f"""\
+auth:
+  default: apps
+  providers:
+    apps: {{ type: api_key, header: X-Feed-Key, keys: {{ powerapps: "{KEY}" }} }}
+    staff: {{ type: basic, file: "${{USERS_FILE}}" }}
+"""
+
+
+def test_export_describes_the_api_key(t):
+    env = auth_env(t)
+    cfg = API_KEY_AUTH + connector_config().replace(
+        "  - path: /news-raw\n", "  - path: /news-raw\n    auth: none\n")
+    pkg, _, _ = export(t, cfg, env)
+    doc = load(pkg)
+    # Swagger 2.0 apiKey security, and the one requirement at the top.
+    eq(doc["securityDefinitions"], {"api_key": {"type": "apiKey", "in": "header", "name": "X-Feed-Key"}},
+       "securityDefinitions")
+    eq(doc["security"], [{"api_key": []}], "security")
+    eq(doc["paths"]["/news-raw"]["get"].get("security"), [], "the open endpoint's security")
+    check("security" not in doc["paths"]["/home"]["get"], "a protected operation repeats the requirement")
+    # The maker portal's API key parameter.
+    props = load(pkg, "apiProperties.json")["properties"]
+    eq(props["connectionParameters"], {"api_key": {
+        "type": "securestring",
+        "uiDefinition": {"displayName": "API Key", "description": "The API Key for this api",
+                         "tooltip": "Provide your API Key",
+                         "constraints": {"tabIndex": 2, "clearText": False, "required": "true"}}}},
+       "connectionParameters")
+    # This config lacks a passthrough schema and a contact url (lint's
+    # business elsewhere); no finding may be about security.
+    rc, out, err = t.run_medley(["connector", "lint", pkg])
+    check("security" not in out and "connection-parameter" not in out, "lint found security problems", out)
+
+
+def test_two_providers_are_refused(t):
+    env = auth_env(t)
+    cfg = API_KEY_AUTH + connector_config().replace(
+        "  - path: /news-raw\n", "  - path: /news-raw\n    auth: staff\n")
+    path = t.write_config(cfg, "two.yaml")
+    line = cfg.splitlines().index("    auth: staff") + 1
+    _, _, se = export(t, cfg, env, name="two", expect_rc=1)
+    check(f"two.yaml:{line}:5: a custom connector has exactly one connection authentication" in se,
+          "no error at the second provider's auth line", se)
+    check("GET /home uses auth provider 'apps' (api_key)" in se and "GET /news-raw ('staff', basic)" in se,
+          "the error does not name both endpoints and providers", se)
+    check(not os.path.exists(os.path.join(t.dir, "two")), "a package was written")
+    rc, _, se = t.run_medley(["check", "-c", path], env=env)
+    eq(rc, 1, f"check with two providers and a public_url (stderr {se!r})")

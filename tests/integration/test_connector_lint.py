@@ -12,7 +12,15 @@
     answers 200 with a body that validates against the operation's declared
     200 schema, checked by the small JSON-schema validator below (type,
     properties, items, required, and no undeclared members: the schema
-    claims to be exact).
+    claims to be exact);
+(d) with inbound authentication (an API key in a header or the query,
+    Basic, a JWT as OAuth 2.0 with Entra ID): each exported package passes
+    the three checkers, and the contract test calls every operation with
+    the credential the exported definition says to send (the header or
+    query parameter named by securityDefinitions, Basic, a bearer token;
+    keys and tokens made as tests/integration/test_auth.py makes them):
+    protected operations answer 401 without it and 200 with it, the
+    operation marked `security: []` answers without one.
 
 The expected outcomes come from Power Platform's published rules, never
 from medley's own output.
@@ -26,6 +34,7 @@ import subprocess
 import urllib.parse
 
 import harness
+import test_auth as ta
 from harness import World, check, eq
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -34,7 +43,7 @@ VALIDATE = os.path.join(NPM_DIR, "validate.js")
 NODE_TIMEOUT = 60
 
 
-def connector_config(declared=True):
+def connector_config(declared=True, auth=""):
     """harness's home-feed config plus what a connector needs: public_url,
     the connector block and parameter examples. With `declared`, the types
     the config cannot know come from `response.schema` (written from the
@@ -74,7 +83,7 @@ connector:
   privacy_policy: https://example.com/privacy
   categories: [Data, Productivity]
   brand_color: "#0a5fb4"
-upstreams:
+{auth}upstreams:
   news:   {{ url: "http://127.0.0.1:${{NEWS_PORT}}", timeout: 1s }}
   events: {{ url: "http://127.0.0.1:${{EVENTS_PORT}}", timeout: 1s }}
   hr:     {{ url: "http://127.0.0.1:${{HR_PORT}}", timeout: 500ms }}
@@ -328,10 +337,10 @@ def test_schema_validator_catches_mismatches(t):
     check(schema_errors(doc, s, {"a": [], "b": 1}), "undeclared member passed")
 
 
-def _call(w, doc, path, method, op):
+def _call(w, doc, path, method, op, cred_query=None, cred_headers=None):
     """Calls one operation on the running medley with its example
-    parameters; returns the Response."""
-    query, headers, url = {}, {}, path
+    parameters (and a credential, when given); returns the Response."""
+    query, headers, url = dict(cred_query or {}), dict(cred_headers or {}), path
     for p in op.get("parameters", []):
         check("x-ms-test-value" in p, f"{method.upper()} {path}: parameter {p.get('name')!r} has no example")
         v = p["x-ms-test-value"]
@@ -378,3 +387,156 @@ def test_contract_with_declared_schemas(t):
 def test_contract_with_sampled_schemas(t):
     """No declared types: `export --sample` infers them from one call."""
     _contract(t, declared=False)
+
+
+# --------------------------------------------------------------------------
+# (d) inbound authentication: each kind exports a clean package, and the
+# definition says truthfully how to call medley.
+
+TENANT = "11111111-2222-3333-4444-555555555555"
+ENTRA_ISSUER = f"https://login.microsoftonline.com/{TENANT}/v2.0"
+ENTRA_AUDIENCE = "api://medley-feed"
+CLIENT_ID = "aaaabbbb-cccc-dddd-eeee-ffff00001111"
+FEED_KEY = "feed-key-5d8e2a7c9b1f4e30"
+
+# An endpoint that stays open inside an authenticated connector.
+OPEN_ENDPOINT = """\
+  - path: /open/{user}
+    method: GET
+    summary: Open vacation balance
+    description: The vacation balance of one employee, for anyone.
+    auth: none
+    params:
+      user: { in: path, type: integer, description: Employee id, example: 5 }
+    backends:
+      - { upstream: hr, path: "/employees/{user}/vacation", shape: { select: [balance_days] } }
+    response:
+      schema:
+        balance_days: { type: number }
+"""
+
+AUTH_KINDS = ("api_key_header", "api_key_query", "basic", "jwt")
+
+
+def _auth_setup(t, kind):
+    """-> (the `auth:` block, what a client needs: a key, a password or a
+    signing key), writing the users or JWKS file into t.dir."""
+    if kind == "api_key_header":
+        where = "header: X-Feed-Key"
+    elif kind == "api_key_query":
+        where = "query: code"
+    if kind.startswith("api_key"):
+        return (f"auth:\n  default: apps\n  providers:\n"
+                f"    apps: {{ type: api_key, {where}, keys: {{ maker: \"{FEED_KEY}\" }} }}\n"), FEED_KEY
+    if kind == "basic":
+        users = os.path.join(t.dir, "users")
+        with open(users, "w") as f:
+            f.write(f"maker:{ta.crypt_hash(ta.PASSWORD)}\n")
+        return (f"auth:\n  default: staff\n  providers:\n"
+                f"    staff: {{ type: basic, file: \"{users}\" }}\n"), ta.PASSWORD
+    key = ta.Key(t.dir, "k1")
+    jwks = os.path.join(t.dir, "jwks.json")
+    ta.write_jwks(jwks, [key])
+    return (f"auth:\n  default: entra\n  providers:\n"
+            f"    entra:\n      type: jwt\n      issuer: \"{ENTRA_ISSUER}\"\n"
+            f"      audience: [ \"{ENTRA_AUDIENCE}\" ]\n      jwks_file: \"{jwks}\"\n"
+            f"      connector: {{ client_id: {CLIENT_ID} }}\n"), key
+
+
+def _auth_config(t, kind):
+    block, secret = _auth_setup(t, kind)
+    return connector_config(True, auth=block) + OPEN_ENDPOINT, secret
+
+
+def _credential(doc, props, secret):
+    """(query, headers) to send, read from the exported package the way a
+    client (Power Platform) reads it; checks the package's two halves."""
+    defs = doc["securityDefinitions"]
+    eq(len(defs), 1, "one security definition")
+    (scheme, sdef), = defs.items()
+    eq(doc.get("security"), [{scheme: []}], "top-level security requirement")
+    cps = props["properties"]["connectionParameters"]
+    if sdef["type"] == "apiKey":
+        eq(cps["api_key"]["type"], "securestring", "api_key connection parameter")
+        if sdef["in"] == "header":
+            return {}, {sdef["name"]: secret}
+        eq(sdef["in"], "query", "apiKey in")
+        return {sdef["name"]: secret}, {}
+    if sdef["type"] == "basic":
+        eq((cps["username"]["type"], cps["password"]["type"]), ("securestring", "securestring"),
+           "username and password connection parameters")
+        return {}, ta.basic("maker", secret)
+    eq(sdef["type"], "oauth2", "security type")
+    eq(sdef["flow"], "accessCode", "oauth2 flow")
+    s = cps["token"]["oAuthSettings"]
+    eq((s["identityProvider"], s["clientId"]), ("aad", CLIENT_ID), "oAuthSettings provider and client")
+    eq(s["properties"]["AzureActiveDirectoryResourceId"], ENTRA_AUDIENCE, "the token's resource is the audience")
+    eq(s["customParameters"]["tenantId"]["value"], TENANT, "tenant from the issuer")
+    tok = ta.token(secret, ta.claims("42", iss=ENTRA_ISSUER, aud=ENTRA_AUDIENCE))
+    return {}, ta.bearer(tok)
+
+
+def test_auth_kinds_pass_lint_and_validators(t):
+    need_export(t)
+    need_node()
+    pkgs = []
+    for kind in AUTH_KINDS:
+        cfg, _ = _auth_config(t, kind)
+        pkg = export(t, name=kind, config=cfg)
+        rc, lines, err = lint(t, pkg)
+        eq(lines, [], f"{kind}: medley connector lint findings")
+        eq(rc, 0, f"{kind}: lint exit code (stderr {err.strip()[:300]})")
+        pkgs.append(pkg)
+    rc, report = validate(*pkgs)
+    for kind, pkg in zip(AUTH_KINDS, pkgs):
+        r = report[pkg]
+        check(r["swaggerParser"]["ok"], f"{kind}: swagger-parser: {r['swaggerParser']['message']}")
+        check(r["spectral"]["ok"], f"{kind}: spectral found errors", errors_of(r))
+        check(r["package"]["ok"], f"{kind}: package checks failed: {r['package']['problems']}")
+    eq(rc, 0, "validate.js exit code")
+
+
+def _auth_contract(t, kind):
+    need_export(t)
+    cfg, secret = _auth_config(t, kind)
+    w = World(t, config=cfg)
+    pkg = export(t, name=kind, config=cfg, env=w.env)
+    doc = load(pkg)
+    query, headers = _credential(doc, load(pkg, "apiProperties.json"), secret)
+    ops = operations(doc)
+    eq(len(ops), 3, "operations in the exported definition")
+    open_ops = [p for p, _, op in ops if op.get("security") == []]
+    eq(open_ops, ["/open/{user}"], "operations marked open (security: [])")
+    for path, method, op in ops:
+        if path not in open_ops:
+            r = _call(w, doc, path, method, op)
+            eq(r.status, 401, f"{kind}: {method.upper()} {path} without the credential")
+            r = _call(w, doc, path, method, op, query, headers)
+        else:
+            r = _call(w, doc, path, method, op)
+        eq(r.status, 200, f"{kind}: {method.upper()} {path} status (body {r.body[:300]!r})")
+        errs = schema_errors(doc, op["responses"]["200"]["schema"], r.json())
+        check(not errs, f"{kind}: {op['operationId']}: the answer does not match its schema: {errs[:5]}")
+    check(w.hr.calls("/employees/42/vacation") >= 1, "no hr call for the /home example user 42")
+    check(w.hr.calls("/employees/5/vacation") >= 1, "no hr call for the open endpoint's user 5")
+    r = w.get("/openapi.json")
+    eq(r.status, 200, "/openapi.json needs no credential")
+    with open(os.path.join(pkg, "apiDefinition.swagger.json"), "rb") as f:
+        check(r.body == f.read(), "GET /openapi.json differs from the exported definition")
+    w.medley.stop()
+
+
+def test_contract_with_api_key_in_a_header(t):
+    _auth_contract(t, "api_key_header")
+
+
+def test_contract_with_api_key_in_the_query(t):
+    _auth_contract(t, "api_key_query")
+
+
+def test_contract_with_basic(t):
+    _auth_contract(t, "basic")
+
+
+def test_contract_with_entra_id_token(t):
+    _auth_contract(t, "jwt")

@@ -11,7 +11,7 @@ import threading
 import time
 
 import mockbackend as mb
-from harness import Medley, check, eq, free_port, home_config, http_get
+from harness import Medley, check, eq, expected_events, expected_news, free_port, home_config, http_get
 
 LABEL = r'[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*"'
 SAMPLE_RE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(' + LABEL + r'(?:,' + LABEL + r')*)?\})? '
@@ -219,6 +219,20 @@ def test_admin_health_and_readiness_through_a_drain(t):
     eq(w.medley.wait(), 0, "exit code")
 
 
+def _wire_size(doc, status=200, reason="OK"):
+    """What the mock sends for a JSON reply: its head (as mockbackend
+    writes it) and body; a backend's bytes_in."""
+    body = mb.dumps(doc)
+    head = (f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n")
+    return len(head.encode()) + len(body)
+
+
+def _compact(doc):
+    """A fragment as medley writes it (compact JSON); a backend's bytes_out."""
+    return len(json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode())
+
+
 def test_access_log_matches_requests_and_holds_no_secret(t):
     w, path = log_world(t)
     r1 = w.get("/home?user=42&token=SECRET456",
@@ -249,6 +263,13 @@ def test_access_log_matches_requests_and_holds_no_secret(t):
        [("news", 200, "ok"), ("events", 200, "ok"), ("vacation", 200, "ok")], "the 200 line's backends")
     for b in ok["backends"]:
         check(0 <= b["duration_ms"] <= ok["duration_ms"], f"backend {b} slower than its request {ok['duration_ms']}")
+    vacation = {"balance_days": mb.vacation_doc(42)["balance_days"]}
+    eq([(b["name"], b["bytes_in"], b["bytes_out"]) for b in ok["backends"]],
+       [("news", _wire_size(mb.news_doc()), _compact(expected_news())),
+        ("events", _wire_size(mb.events_doc()), _compact(expected_events())),
+        ("vacation", _wire_size(mb.vacation_doc(42)), _compact(vacation))], "the 200 line's bytes in/out")
+    glue = len('{"news":,"events":,"cards":{"vacation":}}')
+    eq(sum(b["bytes_out"] for b in ok["backends"]) + glue, ok["bytes"], "the parts make up the body")
     eq((bad["path"], bad["endpoint"], bad["bytes"], bad["backends"]), ("/home", "/home", len(r2.body), []),
        "the 400 line")
     eq((none["path"], none["endpoint"], none["bytes"], none["backends"]), ("/nope", None, len(r3.body), []),
@@ -265,6 +286,11 @@ def test_access_log_marks_incomplete_and_failed_backends(t):
     eq(lines[0]["incomplete"], True, "incomplete")
     eq([(b["name"], b["status"], b["outcome"]) for b in lines[0]["backends"]],
        [("news", 200, "ok"), ("events", 200, "ok"), ("vacation", 503, "status")], "backends")
+    # The failed call read its error answer; none of it reached the client.
+    eq([(b["bytes_in"], b["bytes_out"]) for b in lines[0]["backends"]],
+       [(_wire_size(mb.news_doc()), _compact(expected_news())),
+        (_wire_size(mb.events_doc()), _compact(expected_events())),
+        (_wire_size({"error": "mock status 503"}, 503, "Service Unavailable"), 0)], "bytes in/out")
 
 
 def test_access_log_level_errors_and_sampling(t):

@@ -21,6 +21,9 @@
 
 /* ---- the valid package ---- */
 
+#define SECURITY_DEF "'securityDefinitions': {'api_key': {'type': 'apiKey', 'in': 'header', 'name': 'X-Api-Key'}}"
+#define API_KEY_SEC SECURITY_DEF ",\n 'security': [{'api_key': []}]"
+
 static const char SWAGGER[] =
     "{\n"
     " 'swagger': '2.0',\n"
@@ -59,8 +62,7 @@ static const char SWAGGER[] =
     "  'Cards': {'type': 'object', 'title': 'Cards', 'description': 'Side cards', 'properties': {\n"
     "   'vacation': {'type': 'number', 'x-ms-summary': 'Vacation', 'description': 'Days left'}}}\n"
     " },\n"
-    " 'securityDefinitions': {'api_key': {'type': 'apiKey', 'in': 'header', 'name': 'X-Api-Key'}},\n"
-    " 'security': [{'api_key': []}],\n"
+    " " API_KEY_SEC ",\n"
     " 'x-ms-connector-metadata': [\n"
     "  {'propertyName': 'Website', 'propertyValue': 'https://example.com'},\n"
     "  {'propertyName': 'Privacy policy', 'propertyValue': 'https://example.com/privacy'},\n"
@@ -77,7 +79,7 @@ static const char PROPS[] =
     "{'properties': {'iconBrandColor': '#007ee5', 'capabilities': [], "
     "'connectionParameters': " API_KEY_CP "}}\n";
 
-#define SECURITY_DEF "'securityDefinitions': {'api_key': {'type': 'apiKey', 'in': 'header', 'name': 'X-Api-Key'}}"
+#define BASIC_SEC "'securityDefinitions': {'basic_auth': {'type': 'basic'}},\n 'security': [{'basic_auth': []}]"
 #define OAUTH_DEF                                                                              \
     "'securityDefinitions': {'oauth2_auth': {'type': 'oauth2', 'flow': 'accessCode', "         \
     "'authorizationUrl': 'https://login.microsoftonline.com/common/oauth2/authorize', "        \
@@ -87,6 +89,15 @@ static const char PROPS[] =
     "'clientId': 'client', 'scopes': [], 'redirectMode': 'Global', "                           \
     "'redirectUrl': 'https://global.consent.azure-apim.net/redirect', "                         \
     "'properties': {'IsFirstParty': 'False'}, 'customParameters': {'resourceUri': {'value': 'api://medley'}}}}}"
+#define OAUTH_SEC OAUTH_DEF ",\n 'security': [{'oauth2_auth': []}]"
+/* An aad oauthSetting as the exporter writes it for a jwt provider
+ * without connector.client_id; CLIENT and RESOURCE vary per case. */
+#define AAD_CP(client, resource)                                                               \
+    "{'token': {'type': 'oauthSetting', 'oAuthSettings': {'identityProvider': 'aad', "         \
+    client "'scopes': ['api://medley/Feed.Read'], 'redirectMode': 'Global', "                   \
+    "'redirectUrl': 'https://global.consent.azure-apim.net/redirect', "                         \
+    "'properties': {'IsFirstParty': 'False'" resource "}}}}"
+#define AAD_RESOURCE ", 'AzureActiveDirectoryResourceId': 'api://medley'"
 
 /* A 32x32 PNG: signature and IHDR are all the lint reads. */
 static const unsigned char PNG_32[] = {
@@ -329,23 +340,64 @@ static const lint_case_t cases[] = {
     /* security against apiProperties.json */
     { "api_key_without_securestring", PR(API_KEY_CP, "{}"),
       .expect = "apiProperties.json#properties.connectionParameters: security-match: error:", .errors = 1 },
-    { "no_security_on_both_sides_passes", SW(SECURITY_DEF ",", ""), PR(API_KEY_CP, "{}"), .errors = 0 },
-    { "no_security_but_connection_parameters", SW(SECURITY_DEF ",", ""),
+    { "no_security_on_both_sides_passes", SW(API_KEY_SEC ",", ""), PR(API_KEY_CP, "{}"), .errors = 0 },
+    { "no_security_but_connection_parameters", SW(API_KEY_SEC ",", ""),
       .expect = "apiProperties.json#properties.connectionParameters: security-match: error:", .errors = 1 },
-    { "basic_with_username_password_passes", SW(SECURITY_DEF, "'securityDefinitions': {'basic_auth': {'type': 'basic'}}"),
+    { "basic_with_username_password_passes", SW(API_KEY_SEC, BASIC_SEC),
       PR(API_KEY_CP, "{'username': {'type': 'securestring'}, 'password': {'type': 'securestring'}}"), .errors = 0 },
-    { "basic_without_password", SW(SECURITY_DEF, "'securityDefinitions': {'basic_auth': {'type': 'basic'}}"),
+    { "basic_without_password", SW(API_KEY_SEC, BASIC_SEC),
       PR(API_KEY_CP, "{'username': {'type': 'string'}}"),
       .expect = "apiProperties.json#properties.connectionParameters: security-match: error:", .errors = 1 },
-    { "oauth2_with_aad_passes", SW(SECURITY_DEF, OAUTH_DEF), PR(API_KEY_CP, OAUTH_CP), .errors = 0 },
-    { "oauth2_not_aad", SW(SECURITY_DEF, OAUTH_DEF), PR(API_KEY_CP, "{'token': {'type': 'oauthSetting', 'oAuthSettings': {'identityProvider': 'oauth2'}}}"),
+    { "oauth2_with_aad_passes", SW(API_KEY_SEC, OAUTH_SEC), PR(API_KEY_CP, OAUTH_CP), .errors = 0 },
+    { "oauth2_not_aad", SW(API_KEY_SEC, OAUTH_SEC), PR(API_KEY_CP, "{'token': {'type': 'oauthSetting', 'oAuthSettings': {'identityProvider': 'oauth2'}}}"),
       .expect = "apiProperties.json#properties.connectionParameters: security-match: error:", .errors = 1 },
-    { "oauth2_implicit_flow", SW(SECURITY_DEF, OAUTH_DEF), SW2("'accessCode'", "'implicit'"), PR(API_KEY_CP, OAUTH_CP),
+    { "oauth2_implicit_flow", SW(API_KEY_SEC, OAUTH_SEC), SW2("'accessCode'", "'implicit'"), PR(API_KEY_CP, OAUTH_CP),
       .expect = "securityDefinitions.oauth2_auth: security-definition: error:", .errors = 1 },
     { "two_security_definitions", SW("'X-Api-Key'}}", "'X-Api-Key'}, 'basic_auth': {'type': 'basic'}}"),
       .expect = "securityDefinitions: security-definition: error:", .errors = 1 },
     { "api_key_in_cookie", SW("'in': 'header'", "'in': 'cookie'"),
       .expect = "securityDefinitions.api_key: security-definition: error:", .errors = 1 },
+    { "api_key_without_in", SW("'in': 'header', ", ""),
+      .expect = "securityDefinitions.api_key: security-definition: error:", .errors = 1 },
+    { "api_key_without_name", SW(", 'name': 'X-Api-Key'", ""),
+      .expect = "securityDefinitions.api_key: security-definition: error:", .errors = 1 },
+    { "api_key_in_query_passes", SW("'in': 'header', 'name': 'X-Api-Key'", "'in': 'query', 'name': 'api_key'"), .errors = 0 },
+    { "security_type_unknown", SW("'type': 'apiKey'", "'type': 'mutualTLS'"),
+      .expect = "securityDefinitions.api_key: security-definition: error:", .errors = 1 },
+    { "oauth2_without_flow", SW(API_KEY_SEC, OAUTH_SEC), SW2("'flow': 'accessCode', ", ""), PR(API_KEY_CP, OAUTH_CP),
+      .expect = "securityDefinitions.oauth2_auth: security-definition: error:", .errors = 1 },
+    { "oauth2_without_token_url", SW(API_KEY_SEC, OAUTH_SEC),
+      SW2(", 'tokenUrl': 'https://login.windows.net/common/oauth2/authorize'", ""), PR(API_KEY_CP, OAUTH_CP),
+      .expect = "securityDefinitions.oauth2_auth: security-definition: error:", .errors = 1 },
+    { "oauth2_without_authorization_url", SW(API_KEY_SEC, OAUTH_SEC),
+      SW2("'authorizationUrl': 'https://login.microsoftonline.com/common/oauth2/authorize', ", ""), PR(API_KEY_CP, OAUTH_CP),
+      .expect = "securityDefinitions.oauth2_auth: security-definition: error:", .errors = 1 },
+    { "api_key_parameter_misnamed", PR("{'api_key': {", "{'key': {"),
+      .expect = "apiProperties.json#properties.connectionParameters: security-match: error:", .errors = 1 },
+    { "api_key_with_oauth_parameter", PR(API_KEY_CP, "{'api_key': {'type': 'securestring'}, 'token': {'type': 'oauthSetting', 'oAuthSettings': {'identityProvider': 'aad'}}}"),
+      .expect = "apiProperties.json#properties.connectionParameters: security-match: error:", .errors = 1 },
+    { "aad_with_resource_id_passes", SW(API_KEY_SEC, OAUTH_SEC), PR(API_KEY_CP, AAD_CP("'clientId': '0f1e2d3c-aaaa-bbbb-cccc-123456789abc', ", AAD_RESOURCE)),
+      .errors = 0 },
+    { "aad_without_resource", SW(API_KEY_SEC, OAUTH_SEC), PR(API_KEY_CP, AAD_CP("'clientId': 'client', ", "")),
+      .expect = "apiProperties.json#properties.connectionParameters.token.oAuthSettings: security-oauth: error:", .errors = 1 },
+    { "aad_client_id_placeholder_warns", SW(API_KEY_SEC, OAUTH_SEC),
+      PR(API_KEY_CP, AAD_CP("'clientId': '[[REPLACE with your app client id]]', ", AAD_RESOURCE)),
+      .expect = "apiProperties.json#properties.connectionParameters.token.oAuthSettings.clientId: security-client-id: warning:",
+      .warnings = 1 },
+    { "aad_without_client_id_warns", SW(API_KEY_SEC, OAUTH_SEC), PR(API_KEY_CP, AAD_CP("", AAD_RESOURCE)),
+      .expect = "apiProperties.json#properties.connectionParameters.token.oAuthSettings.clientId: security-client-id: warning:",
+      .warnings = 1 },
+    { "requirement_names_undefined_scheme", SW("[{'api_key': []}]", "[{'apikey': []}]"),
+      .expect = "security[0]: security-requirement: error:", .errors = 1 },
+    { "requirement_not_a_list", SW("'security': [{'api_key': []}]", "'security': {'api_key': []}"),
+      .expect = "security: security-requirement: error:", .errors = 1 },
+    { "requirement_scopes_not_a_list", SW("[{'api_key': []}]", "[{'api_key': 'all'}]"),
+      .expect = "security[0]: security-requirement: error:", .errors = 1 },
+    { "requirement_entry_not_an_object", SW("[{'api_key': []}]", "['api_key']"),
+      .expect = "security[0]: security-requirement: error:", .errors = 1 },
+    { "open_operation_passes", SW("'operationId': 'GetHome',", "'operationId': 'GetHome', 'security': [],"), .errors = 0 },
+    { "operation_requires_undefined_scheme", SW("'operationId': 'GetHome',", "'operationId': 'GetHome', 'security': [{'basic_auth': []}],"),
+      .expect = "paths./home.get.security[0]: security-requirement: error:", .errors = 1 },
     /* apiProperties.json */
     { "brand_colour_name", PR("'#007ee5'", "'blue'"), .expect = "apiProperties.json#properties.iconBrandColor: icon-brand-color: error:", .errors = 1 },
     { "brand_colour_short", PR("'#007ee5'", "'#007ee'"), .expect = "apiProperties.json#properties.iconBrandColor: icon-brand-color: error:", .errors = 1 },

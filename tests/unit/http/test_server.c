@@ -300,7 +300,7 @@ static fixture_t *start_on(const char *host, const md_limits_t *limits, int work
 {
     reset_counters();
     g_test_thread = pthread_self();
-    md_server_hooks_t hooks = { handler, NULL, worker_init, worker_fini, NULL };
+    md_server_hooks_t hooks = { .handler = handler, .worker_init = worker_init, .worker_fini = worker_fini };
     char err[256] = "";
     fixture_t *f = calloc(1, sizeof(*f));
     f->srv = md_server_new(host, 0, workers, limits, &hooks, err, sizeof(err));
@@ -1445,7 +1445,7 @@ static void failed_worker_init_makes_run_fail(void **state)
     (void)state;
     reset_counters();
     atomic_store(&g_init_fail_index, 1);
-    md_server_hooks_t hooks = { handler, NULL, worker_init, worker_fini, NULL };
+    md_server_hooks_t hooks = { .handler = handler, .worker_init = worker_init, .worker_fini = worker_fini };
     char err[256];
     md_server_t *srv = md_server_new("127.0.0.1", 0, 2, NULL, &hooks, err, sizeof(err));
     assert_non_null(srv);

@@ -27,8 +27,8 @@ static md_str_t lit(const char *s)
 static md_log_entry_t sample_entry(void)
 {
     static const md_log_call_t calls[2] = {
-        { { "\"news\"", 6 }, 200, "ok", 3104 },
-        { { "\"vacation\"", 10 }, 0, "timeout", 500000 },
+        { { "\"news\"", 6 }, 200, "ok", 3104, NULL, 24614, 812 },
+        { { "\"vacation\"", 10 }, 0, "timeout", 500000, NULL, 0, 0 },
     };
     md_log_entry_t e = {
         .wall_us = 1700000000123456ull, /* 2023-11-14T22:13:20.123456Z */
@@ -74,8 +74,10 @@ static void line_has_every_field_in_order(void **state)
                         "\"bytes\":1187,\"duration_ms\":4.012,\"client\":\"10.0.0.7\","
                         "\"trace_id\":\"4bf92f3577b34da6a3ce929d0e0e4736\",\"span_id\":\"00f067aa0ba902b7\","
                         "\"endpoint\":\"/home\","
-                        "\"backends\":[{\"name\":\"news\",\"status\":200,\"outcome\":\"ok\",\"duration_ms\":3.104},"
-                        "{\"name\":\"vacation\",\"status\":null,\"outcome\":\"timeout\",\"duration_ms\":500.000}],"
+                        "\"backends\":[{\"name\":\"news\",\"status\":200,\"outcome\":\"ok\",\"duration_ms\":3.104,"
+                        "\"bytes_in\":24614,\"bytes_out\":812},"
+                        "{\"name\":\"vacation\",\"status\":null,\"outcome\":\"timeout\",\"duration_ms\":500.000,"
+                        "\"bytes_in\":0,\"bytes_out\":0}],"
                         "\"incomplete\":true}\n");
     assert_json_object(b.data, b.len - 1);
     md_buf_free(&b);
@@ -92,6 +94,28 @@ static void unmatched_request_has_null_endpoint_and_no_backends(void **state)
     assert_string_equal(b.data, "{\"time\":\"1970-01-01T00:00:00.000Z\",\"method\":\"POST\",\"path\":\"/x\","
                                 "\"status\":404,\"bytes\":85,\"duration_ms\":0.035,\"client\":\"\","
                                 "\"trace_id\":null,\"span_id\":null,\"endpoint\":null,\"backends\":[],\"incomplete\":false}\n");
+    md_buf_free(&b);
+}
+
+/* A part the cache answered: nothing read, its stored fragment sent; the
+ * cache outcome comes after the bytes. Counts use all 64 bits. */
+static void cached_part_and_large_counts(void **state)
+{
+    (void)state;
+    static const md_log_call_t calls[2] = {
+        { { "\"events\"", 8 }, 0, "ok", 0, "hit", 0, 497 },
+        { { "\"big\"", 5 }, 200, "ok", 1, NULL, UINT64_MAX, 4294967296ull },
+    };
+    md_buf_t b;
+    md_buf_init(&b, 0);
+    md_log_entry_t e = sample_entry();
+    e.calls = calls;
+    assert_int_equal(md_accesslog_format(&b, &e), MD_OK);
+    assert_non_null(strstr(b.data, "\"backends\":[{\"name\":\"events\",\"status\":null,\"outcome\":\"ok\","
+                                   "\"duration_ms\":0.000,\"bytes_in\":0,\"bytes_out\":497,\"cache\":\"hit\"},"
+                                   "{\"name\":\"big\",\"status\":200,\"outcome\":\"ok\",\"duration_ms\":0.001,"
+                                   "\"bytes_in\":18446744073709551615,\"bytes_out\":4294967296}],"));
+    assert_json_object(b.data, b.len - 1);
     md_buf_free(&b);
 }
 
@@ -340,6 +364,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(line_has_every_field_in_order),
         cmocka_unit_test(unmatched_request_has_null_endpoint_and_no_backends),
+        cmocka_unit_test(cached_part_and_large_counts),
         cmocka_unit_test(times_are_rfc3339_utc_with_milliseconds),
         cmocka_unit_test(hostile_method_and_path_stay_valid_json),
         cmocka_unit_test(long_paths_are_cut),

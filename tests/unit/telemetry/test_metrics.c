@@ -341,7 +341,7 @@ static void *hammer_main(void *arg)
         md_metrics_request(h->m, h->worker, EP_HOME, lit("GET"), 200, 1);
         md_metrics_call(h->m, h->worker, EP_HOME, 1, MD_TM_OK, 2);
     }
-    md_metrics_upstream(h->m, h->worker, 0, (uint32_t)h->worker + 1, (uint32_t)h->worker);
+    md_metrics_upstream(h->m, h->worker, 0, (uint32_t)h->worker + 1, (uint32_t)h->worker, 0);
     return NULL;
 }
 
@@ -389,8 +389,8 @@ static void arguments_out_of_range_count_nothing(void **state)
     md_metrics_call(m, 0, EP_HOME, 2, MD_TM_OK, 1);          /* /home has 2 backends */
     md_metrics_call(m, 0, EP_HOME, 0, MD_TM_CANCELLED, 1);   /* not an outcome label */
     md_metrics_call(m, 0, EP_HOME, 0, -1, 1);
-    md_metrics_upstream(m, 0, 2, 5, 5);                      /* 2 upstreams */
-    md_metrics_upstream(m, 7, 0, 5, 5);
+    md_metrics_upstream(m, 0, 2, 5, 5, 0);                    /* 2 upstreams */
+    md_metrics_upstream(m, 7, 0, 5, 5, 0);
     md_metrics_request(NULL, 0, EP_HOME, lit("GET"), 200, 1);
     char *after = render(m, NULL);
     assert_string_equal(before, after);

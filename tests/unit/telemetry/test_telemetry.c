@@ -4,7 +4,8 @@
  * which calls appear), and the whole path through a real md_server_t: its
  * on_finish hook reports status, body bytes and the client address, and
  * md_tm_finish turns them into exact counters and access log lines that
- * hold no secret sent by the client (Authorization, Cookie, query).
+ * hold no secret sent by the client (Authorization, Cookie, query), with
+ * each call's bytes, and hands every finished request to the observer.
  */
 #include "testutil.h"
 
@@ -175,11 +176,45 @@ static void handler(md_http_req_t *req, void *app)
     md_tm_call_end(t, 0, 200, MD_TM_OK, 3000);
     md_tm_call_end(t, 1, 200, MD_TM_OK, 2000);
     md_tm_call_end(t, 2, 0, MD_TM_TIMEOUT, 500000);
+    md_tm_call_bytes(t, 0, 2876, 566);
+    md_tm_call_bytes(t, 1, 989, 497);
+    md_tm_call_bytes(t, 4, 1, 1); /* no such call: ignored */
     t->incomplete = true;
     size_t len;
     char *st = md_tm_server_timing(t, req, &len);
     md_header_t hs[1] = { { "Server-Timing", 13, st, len } };
     md_http_respond(req, 200, hs, 1, "{\"ok\":1}", 8);
+}
+
+/* What the observer saw, copied on the worker thread and read after the
+ * server thread was joined. */
+typedef struct seen {
+    int status;
+    uint64_t body_bytes;
+    int endpoint;
+    uint32_t ncalls;
+    uint64_t in[4], out[4];
+    bool has_record;
+} seen_t;
+
+static seen_t g_seen[8];
+static size_t g_nseen;
+
+static void observe(void *arg, const md_http_req_t *req, const md_http_done_t *done, const md_tm_req_t *t,
+                    uint64_t duration_us)
+{
+    (void)req;
+    (void)duration_us;
+    if (arg != &g_nseen || g_nseen == MD_ARRAY_LEN(g_seen))
+        return; /* no cmocka assert off the test thread: the count check catches it */
+    seen_t *s = &g_seen[g_nseen++];
+    *s = (seen_t){ .status = done->status, .body_bytes = done->body_bytes, .has_record = t != NULL };
+    s->endpoint = t ? t->endpoint : -2;
+    s->ncalls = t ? t->ncalls : 0;
+    for (uint32_t i = 0; t && i < t->ncalls && i < 4; i++) {
+        s->in[i] = t->calls[i].bytes_in;
+        s->out[i] = t->calls[i].bytes_out;
+    }
 }
 
 static void *run_server(void *arg)
@@ -220,6 +255,9 @@ static void finished_requests_reach_metrics_and_log_without_secrets(void **state
     char err[256];
     g_tm = md_telemetry_new(cfg, 1, err, sizeof(err));
     assert_non_null(g_tm);
+    g_nseen = 0;
+    md_telemetry_set_observer(g_tm, observe, &g_nseen);
+    md_telemetry_set_observer(NULL, observe, &g_nseen); /* ignored */
     md_server_hooks_t hooks = { .handler = handler, .worker_init = worker_init, .worker_fini = worker_fini,
                                 .on_finish = on_finish };
     md_server_t *srv = md_server_new("127.0.0.1", 0, 1, NULL, &hooks, err, sizeof(err));
@@ -261,6 +299,25 @@ static void finished_requests_reach_metrics_and_log_without_secrets(void **state
     md_server_free(srv);
     md_telemetry_free(g_tm); /* writes out the log */
 
+    /* The observer saw each request once, after the workers finished it. */
+    assert_int_equal(g_nseen, 3);
+    const seen_t *sget = &g_seen[0], *shead = &g_seen[1], *snone = &g_seen[2];
+    assert_int_equal(sget->status, 200);
+    assert_int_equal(sget->body_bytes, 8);
+    assert_true(sget->has_record);
+    assert_int_equal(sget->endpoint, 0);
+    assert_int_equal(sget->ncalls, 4);
+    assert_int_equal(sget->in[0], 2876);
+    assert_int_equal(sget->out[0], 566);
+    assert_int_equal(sget->in[1], 989);
+    assert_int_equal(sget->out[1], 497);
+    assert_int_equal(sget->in[2] + sget->out[2] + sget->in[3] + sget->out[3], 0);
+    assert_int_equal(shead->status, 200);
+    assert_int_equal(shead->body_bytes, 0);
+    assert_int_equal(snone->status, 404);
+    assert_int_equal(snone->endpoint, -1);
+    assert_int_equal(snone->ncalls, 0);
+
     char log[16384];
     read_file(path, log, sizeof(log));
     assert_null(strstr(log, "SECRET"));
@@ -279,12 +336,15 @@ static void finished_requests_reach_metrics_and_log_without_secrets(void **state
     assert_memory_equal(ids + 32, "\",\"span_id\":\"", 13);
     assert_int_equal(strspn(ids + 45, "0123456789abcdef"), 16);
     assert_non_null(strstr(ids + 61, "\",\"endpoint\":\"/home\",\"backends\":[{\"name\":\"news\","
-                                     "\"status\":200,\"outcome\":\"ok\",\"duration_ms\":3.000},"));
+                                     "\"status\":200,\"outcome\":\"ok\",\"duration_ms\":3.000,"
+                                     "\"bytes_in\":2876,\"bytes_out\":566},{\"name\":\"events\",\"status\":200,"
+                                     "\"outcome\":\"ok\",\"duration_ms\":2.000,\"bytes_in\":989,\"bytes_out\":497},"));
     assert_non_null(strstr(log, "\"path\":\"/nothing\",\"status\":404,"));
     assert_non_null(strstr(log, "\"trace_id\":\"4bf92f3577b34da6a3ce929d0e0e4736\",\"span_id\":\""));
     assert_non_null(strstr(log, "{\"name\":\"vaca tion\",\"status\":null,\"outcome\":\"timeout\","
-                                "\"duration_ms\":500.000},{\"name\":\"late\",\"status\":null,"
-                                "\"outcome\":\"cancelled\",\"duration_ms\":0.000}],\"incomplete\":true}"));
+                                "\"duration_ms\":500.000,\"bytes_in\":0,\"bytes_out\":0},{\"name\":\"late\","
+                                "\"status\":null,\"outcome\":\"cancelled\",\"duration_ms\":0.000,\"bytes_in\":0,"
+                                "\"bytes_out\":0}],\"incomplete\":true}"));
     assert_non_null(strstr(log, "\"endpoint\":null,\"backends\":[],\"incomplete\":false}"));
     check_lines_are_json(log);
     unlink(path);
