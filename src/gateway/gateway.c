@@ -215,7 +215,8 @@ md_gateway_t *md_gateway_new(const md_config_t *cfg, int nworkers, md_diag_t *di
         }
     }
     gw_cache_init(gw);
-    if (gw_guard_init(gw, diag) != MD_OK || gw_auth_init(gw, diag) != MD_OK || gw_outbound_init(gw, diag) != MD_OK) {
+    if (gw_guard_init(gw, diag) != MD_OK || gw_auth_init(gw, diag) != MD_OK ||
+        gw_outbound_init(gw, diag) != MD_OK) {
         md_gateway_free(gw);
         return NULL;
     }

@@ -106,6 +106,9 @@ def test_oauth2_refreshed_before_expiry(t):
     # 2 s tokens refreshed at 80% (1.6 s): 3 or 4 fetches in 4.5 s, never an expired one.
     check(3 <= calls <= 4, f"token endpoint calls in 4.5 s with 2 s tokens: {calls}")
     eq(len(set(bearers(w.hr))), calls, "distinct tokens the backend saw")
+    at = [r.received_at for r in w.idp_mock.seen()]
+    gaps = [b - a for a, b in zip(at, at[1:])]
+    check(all(1.3 <= g <= 1.85 for g in gaps), f"refreshes not at 80% of a 2 s life: gaps {gaps}")
     eq(w.idp.problems, [], "token request problems")
     w.medley.stop()
     w.assert_no_secrets()

@@ -7,6 +7,8 @@
  */
 #include "testutil.h"
 
+#include "cfgtest.h"
+
 #include "config/config.h"
 
 #include <stdio.h>
@@ -19,29 +21,6 @@
     "  news: { url: \"http://127.0.0.1:9002\" }\n"
 #define BACKENDS "    backends: [ { upstream: hr, path: /x } ]\n"
 #define EP "endpoints:\n  - path: /a\n" BACKENDS
-
-static md_config_t *load(const char *yaml)
-{
-    md_diag_t d;
-    md_config_t *cfg = md_config_load_string(yaml, strlen(yaml), "c.yaml", &d);
-    if (!cfg)
-        fail_msg("%d:%d: %s", d.line, d.col, d.msg);
-    return cfg;
-}
-
-/* Loads yaml, which must fail at line:col with `frag` in the message. */
-static void expect_error(const char *yaml, int line, int col, const char *frag)
-{
-    md_diag_t d;
-    md_config_t *cfg = md_config_load_string(yaml, strlen(yaml), "c.yaml", &d);
-    if (cfg) {
-        md_config_free(cfg);
-        fail_msg("loaded, but expected %d:%d: %s", line, col, frag);
-    }
-    if (d.line != line || d.col != col || !strstr(d.msg, frag))
-        fail_msg("got %d:%d: %s\nwanted %d:%d: ...%s...", d.line, d.col, d.msg, line, col, frag);
-    assert_string_equal(d.file, "c.yaml");
-}
 
 /* ---- absent ---------------------------------------------------------------- */
 

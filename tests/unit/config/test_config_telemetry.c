@@ -6,32 +6,13 @@
  */
 #include "testutil.h"
 
+#include "cfgtest.h"
+
 #include "config/config.h"
 
 #include <stdio.h>
 
 #define BASE "upstreams:\n  hr: { url: \"http://127.0.0.1:9001\" }\nendpoints:\n  - path: /a\n    backends: [ { upstream: hr, path: /x } ]\n"
-
-static md_config_t *load(const char *yaml)
-{
-    md_diag_t d;
-    md_config_t *cfg = md_config_load_string(yaml, strlen(yaml), "t.yaml", &d);
-    if (!cfg)
-        fail_msg("%d:%d: %s", d.line, d.col, d.msg);
-    return cfg;
-}
-
-static void expect_error(const char *yaml, int line, int col, const char *frag)
-{
-    md_diag_t d;
-    md_config_t *cfg = md_config_load_string(yaml, strlen(yaml), "t.yaml", &d);
-    if (cfg) {
-        md_config_free(cfg);
-        fail_msg("loaded, but expected %d:%d: %s", line, col, frag);
-    }
-    if (d.line != line || d.col != col || !strstr(d.msg, frag))
-        fail_msg("got %d:%d: %s\nwanted %d:%d: ...%s...", d.line, d.col, d.msg, line, col, frag);
-}
 
 static void defaults_turn_everything_on(void **state)
 {
