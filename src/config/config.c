@@ -394,7 +394,7 @@ int md_cfg_http_url(md_cfg_ctx_t *c, const md_cfg_node_t *n, const char *what, m
     return resolve(c, n, u);
 }
 
-static bool is_name(const char *s)
+bool md_cfg_is_name(const char *s)
 {
     size_t n = strlen(s);
     if (n == 0 || n > MD_CFG_MAX_NAME)
@@ -447,7 +447,7 @@ static int parse_upstream(md_cfg_ctx_t *c, const md_cfg_node_t *map, md_upstream
     u->max_connections = 64;
     u->max_queue = 1024;
     u->max_response_bytes = (size_t)8 << 20;
-    if (!is_name(map->key))
+    if (!md_cfg_is_name(map->key))
         return md_cfg_fail(c, map->key_line, map->key_col,
                            "upstream name '%s' must be 1-%d characters of A-Z a-z 0-9 _ . -", k, MD_CFG_MAX_NAME);
     u->name = md_strdup(map->key);

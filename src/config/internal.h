@@ -136,6 +136,10 @@ int md_cfg_uint(md_cfg_ctx_t *c, const md_cfg_node_t *n, uint32_t min, uint32_t 
  * MD_EINVAL. */
 int md_cfg_duration_ms(const md_cfg_node_t *n, uint64_t *ms);
 
+/* A name the config gives things (upstreams, rate limits): 1..MD_CFG_MAX_NAME
+ * bytes of [A-Za-z0-9_.-]. */
+bool md_cfg_is_name(const char *s);
+
 /* An RFC 9110 token of 1..max bytes (header names, claim names). */
 static inline bool md_cfg_is_token(const char *s, size_t max)
 {

@@ -280,20 +280,6 @@ static int limit_fields(md_cfg_ctx_t *c, const md_cfg_node_t *map, md_rate_limit
     return MD_OK;
 }
 
-static bool is_limit_name(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > MD_CFG_MAX_NAME)
-        return false;
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch == '_' ||
-              ch == '-' || ch == '.'))
-            return false;
-    }
-    return true;
-}
-
 static int parse_limit(md_cfg_ctx_t *c, const md_cfg_node_t *map, md_rate_limit_conf_t *l)
 {
     char what[MD_CFG_SHOW + 16], k[MD_CFG_SHOW];
@@ -302,7 +288,7 @@ static int parse_limit(md_cfg_ctx_t *c, const md_cfg_node_t *map, md_rate_limit_
     l->col = map->key_col;
     l->key = MD_RL_KEY_CLIENT;
     l->max_keys = DEFAULT_MAX_KEYS;
-    if (!is_limit_name(map->key))
+    if (!md_cfg_is_name(map->key))
         return md_cfg_fail(c, map->key_line, map->key_col, "rate limit name '%s' must be 1-%d characters of "
                            "A-Z a-z 0-9 _ . -", k, MD_CFG_MAX_NAME);
     l->name = md_strdup(map->key);
