@@ -22,6 +22,7 @@
  */
 #include "gateway/internal.h"
 
+#include "auth/secret.h"
 #include "core/alloc.h"
 #include "http/query.h"
 
@@ -51,10 +52,7 @@ static bool token_ok(const md_http_req_t *req, const char *token)
     size_t tlen = strlen(token);
     if (!h || h->value_len != 7 + tlen || strncasecmp(h->value, "Bearer ", 7) != 0)
         return false;
-    unsigned char diff = 0;
-    for (size_t i = 0; i < tlen; i++)
-        diff |= (unsigned char)(h->value[7 + i] ^ token[i]);
-    return diff == 0;
+    return md_ct_equal(h->value + 7, token, tlen);
 }
 
 static void respond(md_http_req_t *req, int status, const char *body)

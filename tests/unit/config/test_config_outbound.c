@@ -7,6 +7,8 @@
  */
 #include "testutil.h"
 
+#include "cfgtest.h"
+
 #include "config/config.h"
 
 #include <stdio.h>
@@ -23,33 +25,8 @@
 #define SECRET_LINE "      client_secret: \"${MD_TEST_SECRET}\"\n"
 #define SECRET "s3cr3t-Value_42"
 
-static md_config_t *load(const char *yaml)
-{
-    md_diag_t d;
-    md_config_t *cfg = md_config_load_string(yaml, strlen(yaml), "c.yaml", &d);
-    if (!cfg)
-        fail_msg("%d:%d: %s", d.line, d.col, d.msg);
-    return cfg;
-}
-
 /* Loads yaml, which must fail at line:col with `frag` in the message that
  * must not show the secret. */
-static void expect_error(const char *yaml, int line, int col, const char *frag)
-{
-    md_diag_t d;
-    md_config_t *cfg = md_config_load_string(yaml, strlen(yaml), "c.yaml", &d);
-    if (cfg) {
-        md_config_free(cfg);
-        fail_msg("loaded, but expected %d:%d: %s", line, col, frag);
-    }
-    if (d.line != line || d.col != col || !strstr(d.msg, frag))
-        fail_msg("got %d:%d: %s\nwanted %d:%d: ...%s...", d.line, d.col, d.msg, line, col, frag);
-    char full[1024];
-    md_diag_format(&d, full, sizeof(full));
-    if (strstr(full, SECRET))
-        fail_msg("the message shows the secret: %s", full);
-}
-
 static int setup(void **state)
 {
     (void)state;
