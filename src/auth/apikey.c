@@ -11,7 +11,6 @@
  */
 #include "auth/apikey.h"
 
-#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -23,7 +22,6 @@
 #include "core/hash.h"
 
 #define DIGEST_WORDS 4
-#define LINE_MAX_BYTES 1024
 #define NO_ENTRY UINT32_MAX
 
 typedef struct {
@@ -265,58 +263,16 @@ int md_apikey_add_pairs(md_apikey_set_t *s, const md_apikey_pair_t *pairs, size_
 
 /* ---- keys file ---------------------------------------------------------- */
 
-static int parse_line(md_apikey_set_t *s, const char *line, size_t len, unsigned lineno,
-                      const char *path, char *err, size_t errlen)
+static int file_entry(void *arg, const char *name, size_t name_len, const char *key, size_t key_len,
+                      unsigned lineno, const char *where, char *err, size_t errlen)
 {
-    char where[320];
-    snprintf(where, sizeof(where), "%.256s:%u", path, lineno);
-    const char *colon = memchr(line, ':', len);
-    if (!colon) {
-        md_seterr(err, errlen, "%s: expected name:key", where);
-        return MD_EINVAL;
-    }
-    size_t name_len = (size_t)(colon - line);
-    return add_entry(s, line, name_len, colon + 1, len - name_len - 1, lineno, where, err, errlen);
-}
-
-static int read_lines(md_apikey_set_t *s, FILE *f, const char *path, char *err, size_t errlen)
-{
-    char line[LINE_MAX_BYTES];
-    unsigned lineno = 0;
-    size_t len = 0;
-    int rc;
-    for (;;) {
-        rc = md_authfile_read_line(f, line, sizeof(line), &len, &lineno);
-        if (rc == MD_ENOTFOUND) {
-            rc = MD_OK;
-            break;
-        }
-        if (rc != MD_OK) {
-            md_seterr(err, errlen, "%.256s:%u: %s", path, lineno,
-                      rc == MD_ETOOBIG ? "line longer than 1023 bytes"
-                      : rc == MD_EINVAL ? "NUL byte in line" : "read error");
-            break;
-        }
-        if (md_authfile_is_blank(line, len))
-            continue;
-        rc = parse_line(s, line, len, lineno, path, err, errlen);
-        if (rc != MD_OK)
-            break;
-    }
-    explicit_bzero(line, sizeof(line));
-    return rc;
+    return add_entry(arg, name, name_len, key, key_len, lineno, where, err, errlen);
 }
 
 int md_apikey_load_file(md_apikey_set_t *s, const char *path, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "re");
-    if (!f) {
-        md_seterr(err, errlen, "%.256s: cannot open: %s", path, strerror(errno));
-        return MD_ERR;
-    }
     size_t before = s->count;
-    int rc = read_lines(s, f, path, err, errlen);
-    fclose(f);
+    int rc = md_authfile_load(path, "name:key", file_entry, s, err, errlen);
     if (rc != MD_OK)
         truncate_to(s, before);
     return rc;

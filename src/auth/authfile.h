@@ -25,4 +25,23 @@ int md_authfile_read_line(FILE *f, char *buf, size_t cap, size_t *len, unsigned 
  * non-blank character '#'). */
 bool md_authfile_is_blank(const char *line, size_t len);
 
+/* The longest line the loader accepts, its '\n' included. */
+#define MD_AUTHFILE_LINE_MAX 1024
+
+/* One "name:value" entry of a file, split at the first ':'. `value` is
+ * NUL-terminated (value_len bytes); `where` is "path:line" for messages.
+ * Returns MD_OK or an error with a message in err. */
+typedef int (*md_authfile_entry_cb)(void *arg, const char *name, size_t name_len, const char *value,
+                                    size_t value_len, unsigned lineno, const char *where, char *err,
+                                    size_t errlen);
+
+/* Reads the file at path and calls cb for each line that is not blank,
+ * in order, stopping at the first error. `form` names the expected shape
+ * in messages ("name:key"). The line buffer is wiped before returning.
+ * MD_OK; MD_ERR (cannot open or read); MD_ETOOBIG, MD_EINVAL (a bad
+ * line, "path:3: expected name:key") or cb's error. Entries added before
+ * an error stay added: the caller rolls back. */
+int md_authfile_load(const char *path, const char *form, md_authfile_entry_cb cb, void *arg, char *err,
+                     size_t errlen);
+
 #endif

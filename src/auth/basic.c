@@ -6,7 +6,6 @@
 #include "auth/basic.h"
 
 #include <crypt.h>
-#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -20,7 +19,6 @@
 #include "core/common.h"
 #include "core/hash.h"
 
-#define LINE_MAX_BYTES 1024
 #define HASH_MAX_LEN 200 /* the longest accepted hash is ~125 bytes */
 #define ENCODED_MAX (((MD_BASIC_DECODED_MAX + 2) / 3) * 4)
 #define CACHE_WAYS 4
@@ -408,51 +406,17 @@ int md_basic_users_add(md_basic_users_t *u, const char *user, const char *hash, 
     return add_user(u, user, strlen(user), hash, 0, where, err, errlen);
 }
 
-static int read_users(md_basic_users_t *u, FILE *f, const char *path, char *err, size_t errlen)
+static int file_entry(void *arg, const char *user, size_t user_len, const char *hash, size_t hash_len,
+                      unsigned lineno, const char *where, char *err, size_t errlen)
 {
-    char line[LINE_MAX_BYTES], where[300];
-    unsigned lineno = 0;
-    size_t len = 0;
-    int rc;
-    for (;;) {
-        rc = md_authfile_read_line(f, line, sizeof(line), &len, &lineno);
-        if (rc == MD_ENOTFOUND) {
-            rc = MD_OK;
-            break;
-        }
-        snprintf(where, sizeof(where), "%.256s:%u", path, lineno);
-        if (rc != MD_OK) {
-            md_seterr(err, errlen, "%s: %s", where,
-                      rc == MD_ETOOBIG ? "line longer than 1023 bytes"
-                      : rc == MD_EINVAL ? "NUL byte in line" : "read error");
-            break;
-        }
-        if (md_authfile_is_blank(line, len))
-            continue;
-        char *colon = memchr(line, ':', len);
-        if (!colon) {
-            md_seterr(err, errlen, "%s: expected user:hash", where);
-            rc = MD_EINVAL;
-            break;
-        }
-        rc = add_user(u, line, (size_t)(colon - line), colon + 1, lineno, where, err, errlen);
-        if (rc != MD_OK)
-            break;
-    }
-    explicit_bzero(line, sizeof(line));
-    return rc;
+    (void)hash_len; /* NUL-terminated: crypt(3) takes a string */
+    return add_user(arg, user, user_len, hash, lineno, where, err, errlen);
 }
 
 int md_basic_users_load_file(md_basic_users_t *u, const char *path, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "re");
-    if (!f) {
-        md_seterr(err, errlen, "%.256s: cannot open: %s", path, strerror(errno));
-        return MD_ERR;
-    }
     size_t before = u->count;
-    int rc = read_users(u, f, path, err, errlen);
-    fclose(f);
+    int rc = md_authfile_load(path, "user:hash", file_entry, u, err, errlen);
     if (rc != MD_OK)
         truncate_to(u, before);
     return rc;
