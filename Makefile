@@ -20,7 +20,7 @@ CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wpointer-arith
            -Wstrict-prototypes -Wmissing-prototypes -fno-strict-aliasing -pthread \
            -Isrc $(SAN)
 LDFLAGS += -pthread $(SAN)
-LDLIBS  += -lyaml -lz -lhiredis -lcrypto -lcrypt -lm
+LDLIBS  += -lyaml -lz -lhiredis -lssl -lcrypto -lcrypt -lm
 
 SRC     := $(shell find src -name '*.c' ! -path 'src/main.c' | sort)
 OBJ     := $(SRC:%.c=$(BUILD)/obj/%.o)

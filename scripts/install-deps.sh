@@ -2,7 +2,7 @@
 # Installs the Debian packages medley needs to build and test, only those
 # that are missing. Runs apt-get as root (or through sudo when available).
 set -eu
-PKGS="build-essential libyaml-dev zlib1g-dev libhiredis-dev libssl-dev libcrypt-dev libcmocka-dev python3 clang valgrind chromium redis-server"
+PKGS="build-essential libyaml-dev zlib1g-dev libhiredis-dev libssl-dev ca-certificates libcrypt-dev libcmocka-dev python3 clang valgrind chromium redis-server"
 # Node.js runs the independent connector validators (tests/npm, node 18 or
 # newer: Debian 12's nodejs is enough). A node already on PATH (e.g. a
 # newer one from elsewhere) is used as it is, so only add it when missing.

@@ -24,14 +24,12 @@
  * then starts again with a full bucket (lenient; counted in evicted_active,
  * which should stay 0 when max_buckets is sized for the key population).
  *
- * Remote store (the Redis-shared variant, later): the decision is the pure
- * function md_ratelimit_bucket_take() over a two-integer state, so a remote
- * store keeps (level, last_ms) per key and applies the same arithmetic
- * atomically (a server-side script). An asynchronous front end would add
- * md_ratelimit_take_async(rl, key, now_ms, cb, arg) returning MD_AGAIN and
- * calling cb(arg, const md_ratelimit_result_t *) from the loop when the store
- * answers; the result type, and so everything the gateway does with it
- * (429, Retry-After, RateLimit headers), stays the same as here.
+ * Remote store (`store: redis`, cache/redis_limit.h): the decision is the
+ * pure function md_ratelimit_bucket_take() over a two-integer state, so
+ * Redis keeps (level, last_ms) per key and a server-side script applies the
+ * same arithmetic atomically, answering the same md_ratelimit_result_t; the
+ * gateway (gateway/guard.c) waits for it on the loop and falls back to an
+ * md_ratelimit_t of this process when Redis cannot answer.
  */
 #ifndef MD_AUTH_RATELIMIT_H
 #define MD_AUTH_RATELIMIT_H

@@ -12,6 +12,13 @@
  * timer is re-armed lazily, not per reply) and `retry` reconnects with
  * backoff.
  *
+ * Scripts (md_redis_eval): the client learns each script's SHA1 from one
+ * SCRIPT LOAD sent with its first call, and remembers per script on which
+ * connection (conn_id) the server has it: a new connection gets the text
+ * once (EVAL, which also caches it server-side), EVALSHA after that. The
+ * encoded keys and arguments stay with the op (`tail`) so that an EVALSHA
+ * answered NOSCRIPT can be sent again as EVAL from the reply callback.
+ *
  * Every command sent carries an op (hiredis privdata) taken from a free
  * list refilled in slabs, at most MAX_OPS alive. hiredis cannot take a sent
  * command back, so cancelling only sets a flag; the reply still comes and
@@ -66,7 +73,9 @@
 #define MIN_CONNECT_TIMEOUT_MS 100
 
 enum { ST_DOWN, ST_CONNECTING, ST_UP, ST_CLOSING };
-enum { OP_AUTH, OP_SELECT, OP_PING, OP_GET, OP_SET, OP_PURGE };
+#define SHA_HEX 40                            /* a script's SHA1 in hex */
+
+enum { OP_AUTH, OP_SELECT, OP_PING, OP_GET, OP_SET, OP_PURGE, OP_EVAL, OP_SCRIPT_LOAD };
 enum { STEP_SCAN, STEP_UNLINK };
 
 struct md_redis_op {
@@ -80,13 +89,28 @@ struct md_redis_op {
     int status;                 /* result when parked on `done` */
     md_redis_get_cb get_cb;
     md_redis_count_cb count_cb;
+    md_redis_ints_cb ints_cb;
     void *arg;
     uint64_t removed;           /* purge: keys unlinked so far */
     uint32_t batches;           /* purge: SCAN calls so far */
     char *match;                /* purge: escaped prefix + pattern */
     size_t match_len;
     char cursor[MAX_CURSOR + 1];
+    char *tail;                 /* eval: numkeys, keys and args, RESP-encoded */
+    size_t tail_len;
+    uint32_t argc;              /* eval: arguments in the tail */
+    uint8_t script;             /* eval, script load: index into r->scripts */
+    bool retried;               /* eval: already sent again after NOSCRIPT */
 };
+
+/* A script the client runs (md_redis_eval), known by its text's address. */
+typedef struct script_slot {
+    const char *text;
+    size_t len;
+    char sha[SHA_HEX + 1];      /* from SCRIPT LOAD; "" until known */
+    uint64_t loaded_conn;       /* the connection whose server has it cached */
+    bool loading;               /* a SCRIPT LOAD is in flight */
+} script_slot_t;
 
 typedef struct op_slab {
     struct op_slab *next;
@@ -121,6 +145,10 @@ struct md_redis {
     size_t nops;                /* ops alive */
     size_t queued_bytes;
     size_t expected;            /* top-level replies still owed by the server */
+
+    uint64_t conn_id;           /* counts connection attempts: names the current one */
+    script_slot_t scripts[MD_REDIS_SCRIPTS_MAX];
+    size_t nscripts;
 
     md_buf_t cmd;               /* the command being encoded */
     redisReplyObjectFunctions *hiredis_fns;
@@ -166,6 +194,8 @@ static void op_release(md_redis_t *r, md_redis_op_t *op)
 {
     md_free(op->match);
     op->match = NULL;
+    md_free(op->tail);
+    op->tail = NULL;
     op->next = r->free_ops;
     r->free_ops = op;
     r->nops--;
@@ -296,6 +326,85 @@ static int send_op(md_redis_t *r, md_redis_op_t *op, uint32_t timeout_ms)
 static bool ready(const md_redis_t *r)
 {
     return r->state == ST_UP && r->ac && !r->freeing;
+}
+
+/* ---- scripts ---- */
+
+/* The slot of `script`, added when new; NULL when the table is full or the
+ * text too long. */
+static script_slot_t *script_slot(md_redis_t *r, const char *script)
+{
+    for (size_t i = 0; i < r->nscripts; i++)
+        if (r->scripts[i].text == script)
+            return &r->scripts[i];
+    size_t len = strnlen(script, MD_REDIS_SCRIPT_MAX + 1);
+    if (r->nscripts == MD_REDIS_SCRIPTS_MAX || len == 0 || len > MD_REDIS_SCRIPT_MAX)
+        return NULL;
+    script_slot_t *s = &r->scripts[r->nscripts++];
+    memset(s, 0, sizeof(*s));
+    s->text = script;
+    s->len = len;
+    return s;
+}
+
+/* Sends SCRIPT LOAD to learn the script's SHA1. Best effort: without it
+ * calls go on as EVAL. */
+static void script_load(md_redis_t *r, script_slot_t *s)
+{
+    md_redis_op_t *op = op_new(r, OP_SCRIPT_LOAD);
+    if (!op)
+        return;
+    op->script = (uint8_t)(s - r->scripts);
+    md_str_t argv[3] = { MD_STR_LIT("SCRIPT"), MD_STR_LIT("LOAD"), { s->text, s->len } };
+    if (cmd_build(r, argv, 3, SIZE_MAX) != MD_OK || send_op(r, op, r->timeout_ms) != MD_OK) {
+        op_release(r, op);
+        return;
+    }
+    s->loading = true;
+}
+
+/* numkeys, the prefixed keys and the args, encoded once into op->tail. */
+static int eval_tail(md_redis_t *r, md_redis_op_t *op, const md_str_t *keys, size_t nkeys, const md_str_t *args,
+                     size_t nargs)
+{
+    char num[24];
+    size_t numlen = (size_t)(md_put_u64(num, nkeys) - num);
+    md_buf_t t;
+    md_buf_init(&t, CMD_MAX);
+    int rc = cmd_arg(&t, num, numlen, NULL, 0);
+    for (size_t i = 0; i < nkeys && rc == MD_OK; i++)
+        rc = cmd_arg(&t, r->prefix, r->prefix_len, keys[i].ptr, keys[i].len);
+    for (size_t i = 0; i < nargs && rc == MD_OK; i++)
+        rc = cmd_arg(&t, args[i].ptr, args[i].len, NULL, 0);
+    if (rc != MD_OK) {
+        md_buf_free(&t);
+        return rc;
+    }
+    op->argc = (uint32_t)(1 + nkeys + nargs);
+    op->tail = md_buf_detach(&t, &op->tail_len);
+    return MD_OK;
+}
+
+/* EVALSHA sha (when the server has the script) or EVAL text, then the
+ * op's tail. */
+static int eval_send(md_redis_t *r, md_redis_op_t *op, uint32_t timeout_ms)
+{
+    script_slot_t *s = &r->scripts[op->script];
+    bool by_sha = s->sha[0] && s->loaded_conn == r->conn_id;
+    md_buf_reset(&r->cmd);
+    int rc = cmd_head(&r->cmd, '*', 2 + op->argc);
+    if (rc == MD_OK)
+        rc = by_sha ? cmd_arg(&r->cmd, "EVALSHA", 7, NULL, 0) : cmd_arg(&r->cmd, "EVAL", 4, NULL, 0);
+    if (rc == MD_OK)
+        rc = by_sha ? cmd_arg(&r->cmd, s->sha, SHA_HEX, NULL, 0) : cmd_arg(&r->cmd, s->text, s->len, NULL, 0);
+    if (rc == MD_OK)
+        rc = md_buf_append(&r->cmd, op->tail, op->tail_len);
+    if (rc == MD_OK)
+        rc = send_op(r, op, timeout_ms);
+    /* EVAL caches the script: commands sent after it find it. */
+    if (rc == MD_OK && !by_sha && s->sha[0])
+        s->loaded_conn = r->conn_id;
+    return rc;
 }
 
 /* ---- connection ---- */
@@ -444,6 +553,7 @@ static int send_handshake(md_redis_t *r)
 static void conn_open(md_redis_t *r)
 {
     r->stats.connects++;
+    r->conn_id++;
     r->fail_status = MD_OK;
     r->expected = 0;
     redisAsyncContext *ac = redisAsyncConnect(r->host, r->port);
@@ -515,6 +625,82 @@ static void get_reply(md_redis_t *r, md_redis_op_t *op, const redisReply *rep)
     if (!op->cancelled)
         op->get_cb(op->arg, status, val, len);
     op_release(r, op);
+}
+
+/* An integer array of at most MD_REDIS_EVAL_MAX_INTS elements into v. */
+static bool ints_of(const redisReply *rep, int64_t *v, size_t *n)
+{
+    if (rep->type != REDIS_REPLY_ARRAY || rep->elements > MD_REDIS_EVAL_MAX_INTS)
+        return false;
+    for (size_t i = 0; i < rep->elements; i++) {
+        if (rep->element[i]->type != REDIS_REPLY_INTEGER)
+            return false;
+        v[i] = rep->element[i]->integer;
+    }
+    *n = rep->elements;
+    return true;
+}
+
+static bool is_noscript(const redisReply *rep)
+{
+    return rep->type == REDIS_REPLY_ERROR && rep->len >= 8 && memcmp(rep->str, "NOSCRIPT", 8) == 0;
+}
+
+/* NOSCRIPT: the server lost the script (SCRIPT FLUSH, a restart behind a
+ * proxy, a failover). The text goes again, once, keeping the deadline. */
+static bool eval_retry(md_redis_t *r, md_redis_op_t *op)
+{
+    if (op->retried || op->cancelled || !ready(r))
+        return false;
+    uint64_t due = op->deadline_ms, now = now_ms();
+    r->scripts[op->script].loaded_conn = 0;
+    op->retried = true;
+    if (eval_send(r, op, due > now ? (uint32_t)MD_MIN(due - now, UINT32_MAX) : 0) != MD_OK)
+        return false;
+    op->deadline_ms = MD_MIN(op->deadline_ms, due);
+    return true;
+}
+
+static void eval_reply(md_redis_t *r, md_redis_op_t *op, const redisReply *rep)
+{
+    if (is_noscript(rep) && eval_retry(r, op))
+        return;
+    int64_t v[MD_REDIS_EVAL_MAX_INTS];
+    size_t n = 0;
+    int status = MD_OK;
+    if (!ints_of(rep, v, &n)) {
+        status = MD_EINVAL;
+        if (rep->type != REDIS_REPLY_ERROR || is_noscript(rep))
+            r->stats.errors++;  /* other errors were counted by on_reply */
+    }
+    if (!op->cancelled)
+        op->ints_cb(op->arg, status, status == MD_OK ? v : NULL, n);
+    op_release(r, op);
+}
+
+static bool is_sha(const char *s, size_t len)
+{
+    if (len != SHA_HEX)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (md_hex_value((unsigned char)s[i]) < 0)
+            return false;
+    return true;
+}
+
+static void script_load_reply(md_redis_t *r, md_redis_op_t *op, const redisReply *rep)
+{
+    script_slot_t *s = &r->scripts[op->script];
+    op_release(r, op);
+    s->loading = false;
+    if (rep->type != REDIS_REPLY_STRING || !is_sha(rep->str, rep->len)) {
+        if (rep->type != REDIS_REPLY_ERROR)
+            r->stats.errors++;
+        return;
+    }
+    memcpy(s->sha, rep->str, SHA_HEX);
+    s->sha[SHA_HEX] = '\0';
+    s->loaded_conn = r->conn_id;
 }
 
 static int send_scan(md_redis_t *r, md_redis_op_t *op)
@@ -618,7 +804,9 @@ static void broken_off(md_redis_t *r, const redisAsyncContext *ac, md_redis_op_t
         return;
     }
     r->stats.errors++;
-    if (op->cancelled || (op->kind != OP_GET && op->kind != OP_PURGE)) {
+    if (op->kind == OP_SCRIPT_LOAD)
+        r->scripts[op->script].loading = false;
+    if (op->cancelled || (op->kind != OP_GET && op->kind != OP_PURGE && op->kind != OP_EVAL)) {
         op_release(r, op);
         return;
     }
@@ -640,7 +828,8 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
         return;
     }
     const redisReply *rep = reply;
-    if (rep->type == REDIS_REPLY_ERROR)
+    /* An eval's NOSCRIPT is counted only if it cannot be sent again. */
+    if (rep->type == REDIS_REPLY_ERROR && !(op->kind == OP_EVAL && is_noscript(rep)))
         r->stats.errors++;
     switch (op->kind) {
     case OP_GET:
@@ -651,6 +840,12 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
         break;
     case OP_PURGE:
         purge_reply(r, op, rep);
+        break;
+    case OP_EVAL:
+        eval_reply(r, op, rep);
+        break;
+    case OP_SCRIPT_LOAD:
+        script_load_reply(r, op, rep);
         break;
     default:
         handshake_reply(r, op, rep);
@@ -690,6 +885,8 @@ static void deliver(md_redis_t *r)
         if (!op->cancelled) {
             if (op->kind == OP_GET)
                 op->get_cb(op->arg, op->status, NULL, 0);
+            else if (op->kind == OP_EVAL)
+                op->ints_cb(op->arg, op->status, NULL, 0);
             else
                 op->count_cb(op->arg, op->status, op->removed);
         }
@@ -907,6 +1104,49 @@ md_redis_op_t *md_redis_purge(md_redis_t *r, const char *pattern, size_t len, md
         op_release(r, op);
         return NULL;
     }
+    return op;
+}
+
+/* Keys and arguments: at most MD_REDIS_EVAL_MAX_ARGS, each MAX_KEY bytes. */
+static bool eval_args_ok(const md_str_t *keys, size_t nkeys, const md_str_t *args, size_t nargs)
+{
+    if (nkeys > MD_REDIS_EVAL_MAX_ARGS || nargs > MD_REDIS_EVAL_MAX_ARGS - nkeys || (nkeys && !keys) ||
+        (nargs && !args))
+        return false;
+    for (size_t i = 0; i < nkeys + nargs; i++) {
+        const md_str_t *a = i < nkeys ? &keys[i] : &args[i - nkeys];
+        if ((!a->ptr && a->len) || a->len > MAX_KEY)
+            return false;
+    }
+    return true;
+}
+
+md_redis_op_t *md_redis_eval(md_redis_t *r, const char *script, const md_str_t *keys, size_t nkeys,
+                             const md_str_t *args, size_t nargs, md_redis_ints_cb cb, void *arg)
+{
+    if (!cb || !script || !eval_args_ok(keys, nkeys, args, nargs))
+        return NULL;
+    script_slot_t *s = script_slot(r, script);
+    if (!s)
+        return NULL;
+    md_redis_op_t *op = ready(r) ? op_new(r, OP_EVAL) : NULL;
+    if (!op) {
+        r->stats.refused++;
+        return NULL;
+    }
+    op->script = (uint8_t)(s - r->scripts);
+    if (eval_tail(r, op, keys, nkeys, args, nargs) != MD_OK) {
+        op_release(r, op);
+        return NULL;
+    }
+    if (!s->sha[0] && !s->loading)
+        script_load(r, s);
+    if (eval_send(r, op, r->timeout_ms) != MD_OK) {
+        op_release(r, op);
+        return NULL;
+    }
+    op->ints_cb = cb;
+    op->arg = arg;
     return op;
 }
 

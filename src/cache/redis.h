@@ -3,7 +3,8 @@
  * worker's event loop (hiredis's async API driven by md_loop_t).
  *
  * One md_redis_t per worker thread holds one connection, so commands
- * pipeline on it with no locks. Redis is an accelerator, never a
+ * pipeline on it with no locks. Rate limits with `store: redis` use it too
+ * (md_redis_eval, cache/redis_limit.h). Redis is an accelerator, never a
  * dependency: when it is down, slow or answering nonsense, a command fails
  * fast (the callback gets an error, or the call refuses to start) and the
  * caller carries on without it. The client reconnects by itself with a
@@ -38,6 +39,18 @@ typedef void (*md_redis_get_cb)(void *arg, int status, const char *val, size_t l
 /* A count (purge): status MD_OK and how many keys were removed, or an error
  * and how many were removed before it. */
 typedef void (*md_redis_count_cb)(void *arg, int status, uint64_t n);
+
+/* EVAL's answer: status MD_OK with the script's reply, an array of n
+ * integers (n <= MD_REDIS_EVAL_MAX_INTS; `v` valid only during the
+ * callback), or MD_EINVAL (the script failed, or answered anything but such
+ * an array), or MD_ETIMEDOUT / MD_ERESET / MD_ECONNECT / MD_ETOOBIG as GET
+ * (v NULL, n 0). */
+typedef void (*md_redis_ints_cb)(void *arg, int status, const int64_t *v, size_t n);
+
+#define MD_REDIS_EVAL_MAX_INTS 16   /* integers in a script's answer */
+#define MD_REDIS_EVAL_MAX_ARGS 16   /* keys + arguments of one call */
+#define MD_REDIS_SCRIPTS_MAX 8      /* distinct scripts one client runs */
+#define MD_REDIS_SCRIPT_MAX 65536   /* bytes of a script's text */
 
 /* Counters (this worker's connection). */
 typedef struct md_redis_stats {
@@ -78,6 +91,22 @@ int md_redis_set(md_redis_t *r, const char *key, size_t keylen, const char *val,
  * UNLINK, one batch after another, at most 10,000 batches (then the callback
  * gets MD_ETOOBIG and the count so far). NULL when down. */
 md_redis_op_t *md_redis_purge(md_redis_t *r, const char *pattern, size_t len, md_redis_count_cb cb, void *arg);
+
+/* Runs the Lua `script` with KEYS = prefix+keys[i] and ARGV = args[i]
+ * (binary-safe: every key and argument travels with its length, none is
+ * formatted into text). The script is sent whole (EVAL) the first time on
+ * each connection and by its SHA1 (EVALSHA) after that; the SHA1 comes from
+ * one SCRIPT LOAD sent with the first call. An EVALSHA answered NOSCRIPT
+ * (the server lost its script cache) is sent again as EVAL, once, within
+ * the same deadline. `script` is NUL-terminated text of at most
+ * MD_REDIS_SCRIPT_MAX bytes that outlives the client (a string literal):
+ * the client knows scripts by address, at most MD_REDIS_SCRIPTS_MAX.
+ * NULL when Redis is down or the op table is full (counted as refused),
+ * and also (not counted) when cb or script is NULL, a key or argument is
+ * over 8 KB, there are more than MD_REDIS_EVAL_MAX_ARGS of them, or the
+ * script table is full. Same timeout and callback rules as GET. */
+md_redis_op_t *md_redis_eval(md_redis_t *r, const char *script, const md_str_t *keys, size_t nkeys,
+                             const md_str_t *args, size_t nargs, md_redis_ints_cb cb, void *arg);
 
 /* Cancels a pending call: its callback will not run. NULL is ignored. Op
  * records are recycled, so never cancel a call whose callback has run. */

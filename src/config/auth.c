@@ -11,11 +11,14 @@
  *       entra: { type: jwt, issuer: "https://...", audience: [api://medley], algs: [RS256],
  *                jwks_file: /etc/medley/jwks.json, leeway: 60s,
  *                connector: { client_id: ..., resource: api://medley } }   # connector export only
+ *       idp:   { type: jwt, ..., jwks_url: "http://idp/keys", jwks_refresh: 1h, jwks_timeout: 5s }
  *   endpoints[].auth: entra | none | { provider: entra, scopes: [Feed.Read], roles: [Admin] }
  *
  * Only the shape of each value is checked here; files (keys, users, JWKS)
  * are read by the gateway when it builds the providers (gateway/auth.c),
- * so a load of the model stays free of I/O. API key values are secrets:
+ * so a load of the model stays free of I/O (a jwks_url is parsed and
+ * resolved like an oauth2 token_url, through md_cfg_http_url; the gateway
+ * fetches it). API key values are secrets:
  * no message ever shows one (nor its length), and they are wiped on free.
  */
 #include "auth/jwks.h"
@@ -38,13 +41,21 @@
 #define MAX_SCOPES 16             /* scopes, and roles, per endpoint */
 #define MAX_SCOPE_LEN 128
 #define DEFAULT_ALGS (MD_JWA_RS256 | MD_JWA_PS256 | MD_JWA_ES256)
+#define JWKS_REFRESH_DEFAULT_MS 3600000u  /* jwks_url re-fetched hourly */
+#define JWKS_REFRESH_MIN_MS 60000u
+#define JWKS_REFRESH_MAX_MS 86400000u
+#define JWKS_TIMEOUT_DEFAULT_MS 5000u
+#define JWKS_TIMEOUT_MIN_MS 100u
+#define JWKS_TIMEOUT_MAX_MS 60000u
 
 static const char *const auth_keys[] = { "default", "providers", NULL };
-/* Every provider key; which ones a type takes is in type_keys. jwks_url and
- * jwks_uri are listed to be refused with a useful message. */
-static const char *const provider_keys[] = { "type",   "realm",     "header", "query",    "keys",     "file",
-                                             "issuer", "audience",  "algs",   "jwks_file", "leeway", "jwks_url",
-                                             "jwks_uri", "connector", NULL };
+/* Every provider key; which ones a type takes is in type_keys. jwks_uri
+ * (OpenID discovery's spelling) is listed to be refused with a useful
+ * message. */
+static const char *const provider_keys[] = { "type",     "realm",        "header",       "query",    "keys",
+                                             "file",     "issuer",       "audience",     "algs",     "jwks_file",
+                                             "jwks_url", "jwks_refresh", "jwks_timeout", "leeway",   "jwks_uri",
+                                             "connector", NULL };
 static const char *const jwt_connector_keys[] = { "client_id", "resource", NULL };
 static const char *const endpoint_keys[] = { "provider", "scopes", "roles", NULL };
 
@@ -56,8 +67,9 @@ static const struct {
 } types[] = {
     { "api_key", MD_AUTH_API_KEY, " type header query keys file ", "header, query, keys, file" },
     { "basic", MD_AUTH_BASIC, " type file realm ", "file, realm" },
-    { "jwt", MD_AUTH_JWT, " type realm issuer audience algs jwks_file leeway connector ",
-      "issuer, audience, algs, jwks_file, leeway, realm, connector" },
+    { "jwt", MD_AUTH_JWT,
+      " type realm issuer audience algs jwks_file jwks_url jwks_refresh jwks_timeout leeway connector ",
+      "issuer, audience, algs, jwks_file, jwks_url, jwks_refresh, jwks_timeout, leeway, realm, connector" },
 };
 
 static const struct {
@@ -99,6 +111,9 @@ static void free_provider(md_auth_provider_conf_t *p)
     md_free(p->issuer);
     free_strings(p->audiences, p->naudiences);
     md_free(p->jwks_file);
+    if (p->jwks)
+        md_cfg_upstream_free(p->jwks);
+    md_free(p->jwks);
     md_free(p->connector_client_id);
     md_free(p->connector_resource);
 }
@@ -336,6 +351,71 @@ static int parse_jwt_connector(md_cfg_ctx_t *c, const md_cfg_node_t *map, md_aut
     return MD_OK;
 }
 
+/* A duration key of a jwks_url provider within [min, max] ms, with its
+ * range in words for the message. */
+static int jwks_duration(md_cfg_ctx_t *c, const md_cfg_node_t *n, uint32_t min, uint32_t max, const char *range,
+                         uint32_t *out)
+{
+    uint64_t ms = 0;
+    if (md_cfg_duration_ms(n, &ms) != MD_OK || ms < min || ms > max)
+        return md_cfg_fail(c, n->line, n->col, "'%s' must be a duration between %s", n->key, range);
+    *out = (uint32_t)ms;
+    return MD_OK;
+}
+
+/* jwks_url: the issuer's JWKS fetched by the gateway, an upstream of its
+ * own with the caps of a JWKS document (one connection, one call, at most
+ * MD_JWKS_MAX_BYTES). */
+static int parse_jwks_url(md_cfg_ctx_t *c, const md_cfg_node_t *map, const md_cfg_node_t *url,
+                          md_auth_provider_conf_t *p)
+{
+    md_upstream_conf_t *u = md_calloc(1, sizeof(*u));
+    p->jwks = u;
+    char name[MD_CFG_MAX_NAME + 8];
+    snprintf(name, sizeof(name), "%s.jwks", p->name);
+    u->name = md_strdup(name);
+    u->timeout_ms = JWKS_TIMEOUT_DEFAULT_MS;
+    u->max_connections = 1;
+    u->max_queue = 1;
+    u->max_response_bytes = MD_JWKS_MAX_BYTES;
+    u->line = url->line;
+    u->col = url->col;
+    p->jwks_refresh_ms = JWKS_REFRESH_DEFAULT_MS;
+    const md_cfg_node_t *n;
+    if ((n = md_cfg_get(map, "jwks_refresh")) &&
+        jwks_duration(c, n, JWKS_REFRESH_MIN_MS, JWKS_REFRESH_MAX_MS, "1m and 24h", &p->jwks_refresh_ms) != MD_OK)
+        return MD_EINVAL;
+    if ((n = md_cfg_get(map, "jwks_timeout")) &&
+        jwks_duration(c, n, JWKS_TIMEOUT_MIN_MS, JWKS_TIMEOUT_MAX_MS, "100ms and 1m", &u->timeout_ms) != MD_OK)
+        return MD_EINVAL;
+    u->connect_timeout_ms = MD_MIN(u->timeout_ms, 1000u);
+    return md_cfg_http_url(c, url, "jwt jwks_url", u);
+}
+
+/* Exactly one of jwks_file and jwks_url; jwks_refresh and jwks_timeout
+ * only with jwks_url. */
+static int parse_jwks_source(md_cfg_ctx_t *c, const md_cfg_node_t *map, md_auth_provider_conf_t *p,
+                             const char *what)
+{
+    const md_cfg_node_t *file = md_cfg_get(map, "jwks_file"), *url = md_cfg_get(map, "jwks_url");
+    if (file && url) {
+        const md_cfg_node_t *second = url->line > file->line || (url->line == file->line && url->col > file->col)
+                                          ? url : file;
+        return md_cfg_fail(c, second->key_line, second->key_col, "%s has both 'jwks_file' and 'jwks_url' (pick "
+                           "one)", what);
+    }
+    if (!file && !url)
+        return md_cfg_fail(c, map->key_line, map->key_col, "missing required key 'jwks_file' or 'jwks_url' in %s",
+                           what);
+    if (url)
+        return parse_jwks_url(c, map, url, p);
+    const md_cfg_node_t *n = md_cfg_get(map, "jwks_refresh");
+    if (n || (n = md_cfg_get(map, "jwks_timeout")))
+        return md_cfg_fail(c, n->key_line, n->key_col, "'%s' of %s needs 'jwks_url' (a jwks_file is re-read "
+                           "when a token names an unknown kid)", n->key, what);
+    return md_cfg_line(c, file, false, MD_CFG_MAX_PATH, &p->jwks_file);
+}
+
 static int parse_jwt(md_cfg_ctx_t *c, const md_cfg_node_t *map, md_auth_provider_conf_t *p, const char *what)
 {
     const md_cfg_node_t *n;
@@ -348,8 +428,7 @@ static int parse_jwt(md_cfg_ctx_t *c, const md_cfg_node_t *map, md_auth_provider
         return MD_EINVAL;
     if ((n = md_cfg_get(map, "algs")) && parse_algs(c, n, p) != MD_OK)
         return MD_EINVAL;
-    if (md_cfg_require(c, map, "jwks_file", what, &n) != MD_OK ||
-        md_cfg_line(c, n, false, MD_CFG_MAX_PATH, &p->jwks_file) != MD_OK)
+    if (parse_jwks_source(c, map, p, what) != MD_OK)
         return MD_EINVAL;
     uint32_t ms = 0;
     if ((n = md_cfg_get(map, "leeway"))) {
@@ -372,9 +451,9 @@ static int check_type_keys(md_cfg_ctx_t *c, const md_cfg_node_t *map, size_t t, 
 {
     for (const md_cfg_node_t *n = map->first; n; n = n->next) {
         char word[MD_CFG_MAX_KEY_BYTES + 3];
-        if (strcmp(n->key, "jwks_url") == 0 || strcmp(n->key, "jwks_uri") == 0)
-            return md_cfg_fail(c, n->key_line, n->key_col, "'%s' is not supported yet (medley makes no https "
-                               "calls): save the issuer's keys to a file and set 'jwks_file'", n->key);
+        if (strcmp(n->key, "jwks_uri") == 0)
+            return md_cfg_fail(c, n->key_line, n->key_col, "unknown key 'jwks_uri' in %s: write 'jwks_url' (the "
+                               "issuer's JWKS over http) or set 'jwks_file'", what);
         snprintf(word, sizeof(word), " %s ", n->key);
         if (!strstr(types[t].keys, word))
             return md_cfg_fail(c, n->key_line, n->key_col, "'%s' does not apply to %s (a %s provider takes %s)",

@@ -10,6 +10,8 @@
  *     max_waiters: 4096                     # per key, 1 .. 1000000
  *     purge_token: ${MEDLEY_PURGE_TOKEN}    # 16-256 bearer-token characters; "" = purge off
  *     redis: { url: "redis://:pw@host:6379/0", timeout: 50ms, prefix: "medley:" }
+ *                                           # also with store: memory, for rate limits
+ *                                           # with store: redis (limits_cors.c)
  *   backends[].cache: { ttl: 30s, stale_while_revalidate: 60s, stale_if_error: 10m, vary: [lang] }
  *   endpoints[].cache: { ttl: 5s, vary: [header.Accept-Language] }
  *   ... or the shorthands `cache: 30s` (ttl only) and `cache: off`.
@@ -290,9 +292,6 @@ int md_cfg_cache_global(md_cfg_ctx_t *c, const md_cfg_node_t *map)
     const md_cfg_node_t *store = md_cfg_get(map, "store"), *redis = md_cfg_get(map, "redis");
     if (g->store == MD_CACHE_STORE_REDIS && !redis)
         return md_cfg_fail(c, store->line, store->col, "'store: redis' needs a 'redis:' block with its url");
-    if (g->store != MD_CACHE_STORE_REDIS && redis)
-        return md_cfg_fail(c, redis->key_line, redis->key_col, "'redis' is only used with 'store: redis' "
-                                                               "(the store is memory)");
     return redis ? parse_redis(c, redis, g) : MD_OK;
 }
 

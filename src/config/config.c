@@ -1,7 +1,9 @@
 /*
  * config.c - loads medley's YAML configuration into md_config_t (config.h):
  * the public entry points, the top level (listen, workers, limits) and the
- * upstreams, whose URLs are parsed and resolved here once at startup.
+ * upstreams, whose URLs are parsed and resolved here once at startup, and
+ * whose TLS contexts (https://) are built here too, so that an unreadable
+ * ca_file or a bad PEM is a config error at its line like any other.
  *
  * A load reads the file (bounded), builds a node tree in a pool (yaml.c),
  * then walks it, filling the heap-owned model. Arrays are sized from the
@@ -14,6 +16,7 @@
 #include "core/alloc.h"
 #include "core/common.h"
 #include "core/pool.h"
+#include "upstream/tls.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -135,6 +138,7 @@ void md_cfg_upstream_free(md_upstream_conf_t *u)
     md_free(u->base_path);
     md_free(u->host_header);
     free_kvs(u->headers, u->nheaders);
+    md_tls_ctx_free(u->tls);
 }
 
 void md_config_free(md_config_t *cfg)
@@ -345,18 +349,21 @@ static int bad_url(md_cfg_ctx_t *c, const md_cfg_node_t *n, const char *what, co
     return md_cfg_fail(c, n->line, n->col, "%s '%s' %s", what, md_cfg_show(s, n->str), why);
 }
 
-/* http://host[:port][/base]; `what` names it in messages ("upstream url"). */
-int md_cfg_http_url(md_cfg_ctx_t *c, const md_cfg_node_t *n, const char *what, md_upstream_conf_t *u)
+static bool url_is_https(const md_upstream_conf_t *u)
+{
+    return strncasecmp(u->url, "https://", 8) == 0;
+}
+
+/* http[s]://host[:port][/base] into u, without TLS options. */
+static int parse_url(md_cfg_ctx_t *c, const md_cfg_node_t *n, const char *what, md_upstream_conf_t *u)
 {
     if (md_cfg_line(c, n, false, MD_CFG_MAX_PATH, &u->url) != MD_OK)
         return MD_EINVAL;
     const char *s = u->url;
-    if (strncasecmp(s, "https://", 8) == 0)
-        return md_cfg_fail(c, n->line, n->col, "https %s are not supported yet (use http://)",
-                           strcmp(what, "upstream url") == 0 ? "upstreams" : "token URLs");
-    if (strncasecmp(s, "http://", 7) != 0)
-        return bad_url(c, n, what, "must start with http://");
-    s += 7;
+    bool tls = url_is_https(u);
+    if (!tls && strncasecmp(s, "http://", 7) != 0)
+        return bad_url(c, n, what, "must start with http:// or https://");
+    s += tls ? 8 : 7;
     if (strpbrk(s, "?#"))
         return bad_url(c, n, what, "must not have a query or fragment");
     size_t alen = strcspn(s, "/");
@@ -374,15 +381,16 @@ int md_cfg_http_url(md_cfg_ctx_t *c, const md_cfg_node_t *n, const char *what, m
     size_t hlen;
     bool v6;
     if (!md_cfg_split_host_port(authority, &host, &hlen, &port, &v6) || hlen == 0)
-        return bad_url(c, n, what, "must be http://host[:port][/path]");
-    u->port = 80;
+        return bad_url(c, n, what, tls ? "must be https://host[:port][/path]" : "must be http://host[:port][/path]");
+    uint16_t default_port = tls ? 443 : 80;
+    u->port = default_port;
     if (*port && !md_cfg_parse_port(port, &u->port, false))
         return bad_url(c, n, what, "has a bad port (1-65535)");
     u->host = md_strndup(host, hlen);
 
     char hh[MAX_HOST + 16];
     snprintf(hh, sizeof(hh), v6 ? "[%s]" : "%s", u->host);
-    if (u->port != 80)
+    if (u->port != default_port)
         snprintf(hh + strlen(hh), sizeof(hh) - strlen(hh), ":%u", (unsigned)u->port);
     u->host_header = md_strdup(hh);
 
@@ -392,6 +400,121 @@ int md_cfg_http_url(md_cfg_ctx_t *c, const md_cfg_node_t *n, const char *what, m
         plen--;
     u->base_path = md_strndup(path, plen);
     return resolve(c, n, u);
+}
+
+/* ---- TLS (https:// upstreams) ---------------------------------------------- */
+
+static const char *const tls_keys[] = { "ca_file", "server_name", "verify", "min_version", "cert_file", "key_file",
+                                        NULL };
+
+/* The `tls:` block's values, read before anything is built. */
+typedef struct tls_fields {
+    const md_cfg_node_t *ca, *sn, *verify, *minv, *cert, *key;
+    md_tls_opts_t opts;
+} tls_fields_t;
+
+static bool is_server_name(const char *s)
+{
+    unsigned char bin[sizeof(struct in6_addr)];
+    return is_host_name(s, strlen(s)) || inet_pton(AF_INET6, s, bin) == 1;
+}
+
+static int tls_read_fields(md_cfg_ctx_t *c, const md_cfg_node_t *map, const char *what, tls_fields_t *f)
+{
+    if (md_cfg_check_keys(c, map, tls_keys, what) != MD_OK)
+        return MD_EINVAL;
+    f->ca = md_cfg_get(map, "ca_file");
+    f->cert = md_cfg_get(map, "cert_file");
+    f->key = md_cfg_get(map, "key_file");
+    if ((f->sn = md_cfg_get(map, "server_name"))) {
+        if (f->sn->kind != MD_CFG_SCALAR || !is_server_name(f->sn->str))
+            return md_cfg_fail(c, f->sn->line, f->sn->col, "%s: 'server_name' must be a host name or an IP "
+                               "address", what);
+        f->opts.server_name = f->sn->str;
+    }
+    if ((f->verify = md_cfg_get(map, "verify")) && md_cfg_bool(c, f->verify, &f->opts.verify) != MD_OK)
+        return MD_EINVAL;
+    if ((f->minv = md_cfg_get(map, "min_version"))) {
+        bool v12 = f->minv->kind == MD_CFG_SCALAR && strcmp(f->minv->str, "1.2") == 0;
+        bool v13 = f->minv->kind == MD_CFG_SCALAR && strcmp(f->minv->str, "1.3") == 0;
+        if (!v12 && !v13)
+            return md_cfg_fail(c, f->minv->line, f->minv->col, "%s: 'min_version' must be 1.2 or 1.3", what);
+        f->opts.min_version = v13 ? MD_TLS_1_3 : MD_TLS_1_2;
+    }
+    if (!f->opts.verify && f->ca)
+        return md_cfg_fail(c, f->ca->line, f->ca->col, "%s: 'ca_file' is unused with 'verify: false' (drop one)",
+                           what);
+    if ((f->cert != NULL) != (f->key != NULL)) {
+        const md_cfg_node_t *n = f->cert ? f->cert : f->key;
+        return md_cfg_fail(c, n->line, n->col, "%s has '%s' without '%s' (a client certificate needs both)",
+                           what, f->cert ? "cert_file" : "key_file", f->cert ? "key_file" : "cert_file");
+    }
+    /* md_cfg_line checks each path is a one-line scalar; the node's own
+     * string is what the loaders get. */
+    const md_cfg_node_t *files[] = { f->ca, f->cert, f->key };
+    for (size_t i = 0; i < MD_ARRAY_LEN(files); i++) {
+        char *tmp = NULL;
+        if (files[i] && md_cfg_line(c, files[i], false, MD_CFG_MAX_PATH, &tmp) != MD_OK)
+            return MD_EINVAL;
+        md_free(tmp);
+    }
+    return MD_OK;
+}
+
+/* Builds u->tls from the `tls:` block (map may be NULL: all defaults). */
+static int tls_build(md_cfg_ctx_t *c, const md_cfg_node_t *map, const md_cfg_node_t *url, md_upstream_conf_t *u,
+                     const char *what)
+{
+    tls_fields_t f = { .opts = { .name = u->name, .server_name = u->host, .verify = true,
+                                 .min_version = MD_TLS_1_2 } };
+    if (map && tls_read_fields(c, map, what, &f) != MD_OK)
+        return MD_EINVAL;
+    char err[400];
+    const md_cfg_node_t *at = map ? map : url;
+    u->tls = md_tls_ctx_new(&f.opts, err, sizeof(err));
+    if (!u->tls)
+        return md_cfg_fail(c, at->line, at->col, "%s: %s", what, err);
+    if (f.opts.verify && md_tls_ctx_trust(u->tls, f.ca ? f.ca->str : NULL, err, sizeof(err)) != MD_OK) {
+        at = f.ca ? f.ca : at;
+        return md_cfg_fail(c, at->line, at->col, "%s: %s", what, err);
+    }
+    bool bad_key = false;
+    if (f.cert && md_tls_ctx_client_cert(u->tls, f.cert->str, f.key->str, &bad_key, err, sizeof(err)) != MD_OK) {
+        at = bad_key ? f.key : f.cert;
+        return md_cfg_fail(c, at->line, at->col, "%s: %s", what, err);
+    }
+    return MD_OK;
+}
+
+/* An upstream's url and its `tls:` block (tls may be NULL). */
+static int parse_url_tls(md_cfg_ctx_t *c, const md_cfg_node_t *url, const md_cfg_node_t *tls, md_upstream_conf_t *u,
+                         const char *what)
+{
+    if (parse_url(c, url, "upstream url", u) != MD_OK)
+        return MD_EINVAL;
+    char s[MD_CFG_SHOW];
+    if (tls && !url_is_https(u))
+        return md_cfg_fail(c, tls->key_line, tls->key_col, "'tls' of %s needs an https:// url (it is '%s')", what,
+                           md_cfg_show(s, u->url));
+    if (!url_is_https(u))
+        return MD_OK;
+    char label[MD_CFG_SHOW + 32];
+    snprintf(label, sizeof(label), "'tls' of %s", what);
+    return tls_build(c, tls, url, u, label);
+}
+
+/* http[s]://host[:port][/base]; `what` names it in messages ("upstream
+ * url"). An https URL gets a TLS context with the defaults: the system
+ * trust store, the URL's host as server name, TLS 1.2 or newer. */
+int md_cfg_http_url(md_cfg_ctx_t *c, const md_cfg_node_t *n, const char *what, md_upstream_conf_t *u)
+{
+    if (parse_url(c, n, what, u) != MD_OK)
+        return MD_EINVAL;
+    if (!url_is_https(u))
+        return MD_OK;
+    char label[MD_CFG_SHOW + 64], s[MD_CFG_SHOW];
+    snprintf(label, sizeof(label), "%s '%s'", what, md_cfg_show(s, u->url));
+    return tls_build(c, NULL, n, u, label);
 }
 
 bool md_cfg_is_name(const char *s)
@@ -430,7 +553,7 @@ static int parse_upstream_fields(md_cfg_ctx_t *c, const md_cfg_node_t *map, md_u
     if ((n = md_cfg_get(map, "headers")) && md_cfg_kv(c, n, MD_CFG_KV_HEADERS, &u->headers, &u->nheaders) != MD_OK)
         return MD_EINVAL;
     if (md_cfg_require(c, map, "url", what, &n) != MD_OK ||
-        md_cfg_http_url(c, n, "upstream url", u) != MD_OK)
+        parse_url_tls(c, n, md_cfg_get(map, "tls"), u, what) != MD_OK)
         return MD_EINVAL;
     return (n = md_cfg_get(map, "oauth2")) ? md_cfg_oauth2(c, n, u) : MD_OK;
 }
@@ -438,7 +561,7 @@ static int parse_upstream_fields(md_cfg_ctx_t *c, const md_cfg_node_t *map, md_u
 static int parse_upstream(md_cfg_ctx_t *c, const md_cfg_node_t *map, md_upstream_conf_t *u)
 {
     static const char *const keys[] = { "url", "timeout", "connect_timeout", "max_connections", "max_queue",
-                                        "max_response_bytes", "headers", "oauth2", NULL };
+                                        "max_response_bytes", "headers", "oauth2", "tls", NULL };
     char what[MD_CFG_SHOW + 16], k[MD_CFG_SHOW];
     snprintf(what, sizeof(what), "upstream '%s'", md_cfg_show(k, map->key));
     u->line = map->key_line;

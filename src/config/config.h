@@ -50,7 +50,7 @@ typedef struct md_upstream_conf {
     char *name;
     char *url;                  /* as written (after ${} expansion) */
     char *host;                 /* host part of url, without port */
-    uint16_t port;              /* default 80 */
+    uint16_t port;              /* default 80 (http), 443 (https) */
     char *base_path;            /* path part of url without trailing '/', "" if none */
     char *host_header;          /* "host" or "host:port" as sent in Host: */
     struct sockaddr_storage addr; /* resolved once at load time */
@@ -63,6 +63,8 @@ typedef struct md_upstream_conf {
     md_kv_t *headers;           /* static headers sent on every call (values are templates) */
     size_t nheaders;
     md_oauth2_conf_t *oauth2;   /* OAuth 2.0 client credentials; NULL = none */
+    struct md_tls_ctx *tls;     /* https:// only (else NULL): the `tls:` options built at load
+                                   time, shared by every worker (upstream/tls.h); owned */
     int line, col;              /* where it was declared */
 } md_upstream_conf_t;
 
@@ -71,7 +73,7 @@ typedef struct md_upstream_conf {
  * "Authorization: Bearer <token>" on every call to the upstream. The
  * secret and the tokens are wiped on free and never logged. */
 struct md_oauth2_conf {
-    /* token_url parsed as an upstream (http:// only, resolved once):
+    /* token_url parsed as an upstream (http or https, resolved once):
      * `token.base_path` is the token path, `token.timeout_ms` the token
      * call's timeout (`timeout`, default 5 s), `token.name` "UPSTREAM.oauth2". */
     md_upstream_conf_t token;
@@ -210,6 +212,7 @@ typedef struct md_rate_limit_conf {
     md_rl_key_t key;
     char *key_name;             /* HEADER: the header, JWT: the claim; else NULL */
     uint32_t max_keys;          /* buckets held at once; default 100000 */
+    bool redis;                 /* `store: redis`: buckets shared in cache.redis; default memory */
     int line, col;              /* where it was declared */
 } md_rate_limit_conf_t;
 
@@ -247,7 +250,12 @@ typedef struct md_auth_provider_conf {
     char **audiences;           /* jwt: accepted "aud" values, 1..16 */
     size_t naudiences;
     unsigned algs;              /* jwt: MD_JWA_* bits (auth/jwks.h); default RS256|PS256|ES256 */
-    char *jwks_file;            /* jwt: the issuer's JWKS document */
+    char *jwks_file;            /* jwt: the issuer's JWKS document; NULL with jwks_url */
+    /* jwt `jwks_url` parsed as an upstream (md_cfg_http_url, like an oauth2
+     * token_url): base_path is the document's path, timeout_ms
+     * `jwks_timeout` (default 5 s), name "PROVIDER.jwks". NULL: jwks_file. */
+    md_upstream_conf_t *jwks;
+    uint32_t jwks_refresh_ms;   /* jwt with jwks_url: scheduled re-fetch; default 1 h */
     uint32_t leeway_s;          /* jwt: clock skew tolerated; default 60 */
     char *connector_client_id;  /* jwt `connector.client_id`: the connector's Entra app; NULL = placeholder */
     char *connector_resource;   /* jwt `connector.resource`: token resource; NULL = first audience */
@@ -350,6 +358,7 @@ typedef struct md_telemetry_conf {
     uint32_t otlp_batch;        /* spans per export request; default 512 */
     uint32_t otlp_interval_ms;  /* export at least this often; default 1000 */
     uint32_t otlp_timeout_ms;   /* one export request; default 2000 */
+    enum { MD_OTLP_PROTOBUF, MD_OTLP_JSON } otlp_protocol; /* otlp_protocol: http/protobuf (default), http/json */
 } md_telemetry_conf_t;
 
 /* The top-level `cache:` block: where cached entries live. */
@@ -359,7 +368,8 @@ typedef struct md_cache_global_conf {
     md_cache_store_kind_t store; /* default memory */
     size_t max_memory;          /* in-process store bound; default 64 MiB */
     uint32_t max_waiters;       /* requests waiting on one key's fetch; default 4096 */
-    char *redis_url;            /* redis://[:password@]host[:port][/db]; NULL unless store: redis */
+    char *redis_url;            /* redis://[:password@]host[:port][/db]; NULL without a `redis:` block
+                                   (needed by store: redis and by rate limits with store: redis) */
     char *redis_host;           /* parsed from redis_url */
     uint16_t redis_port;        /* default 6379 */
     char *redis_password;       /* NULL if none; never logged */

@@ -227,7 +227,7 @@ int md_cfg_endpoint_guard(md_cfg_ctx_t *c, const md_cfg_node_t *map, md_endpoint
 void md_cfg_endpoint_guard_free(md_endpoint_conf_t *e);
 void md_cfg_guard_free(md_config_t *cfg);
 
-/* config.c: an http://host[:port][/path] URL into u's url, host, port,
+/* config.c: an http[s]://host[:port][/path] URL into u's url, host, port,
  * host_header, base_path and addr (resolved now); `what` names it in
  * messages ("upstream url"). And freeing what an upstream owns. */
 int md_cfg_http_url(md_cfg_ctx_t *c, const md_cfg_node_t *n, const char *what, md_upstream_conf_t *u);

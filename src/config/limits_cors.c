@@ -13,6 +13,7 @@
  *     max_age: 10m                          # whole seconds, 0s .. 24h
  *   rate_limits:
  *     per_key: { rate: 100/1m, burst: 20, key: client, max_keys: 100000 }
+ *     shared:  { rate: 1000/1h, key: auth, store: redis }   # memory (default) | redis
  *   endpoints[].rate_limit: per_key         # or a list of names
  *   endpoints[].cors: off                   # or on (the default)
  *
@@ -21,6 +22,13 @@
  * line and column with the same rules the gateway applies; the gateway
  * builds the policy again at startup. Limits are checked with
  * md_ratelimit_limit_check() for the same reason.
+ *
+ * `store: redis` uses the connection of the top-level `cache: redis:` block
+ * (which may come before or after `rate_limits:` in the file, with either
+ * cache store): a limit asking for Redis without it is an error at the
+ * limit, checked as soon as both blocks are known (after `rate_limits:` when
+ * `cache:` came first, else when the endpoints are read, which is always
+ * last).
  */
 #include "auth/cors.h"
 #include "auth/ratelimit.h"
@@ -40,7 +48,7 @@
 
 static const char *const cors_keys[] = { "allow_origins", "allow_methods", "allow_headers", "expose_headers",
                                          "allow_credentials", "max_age", NULL };
-static const char *const limit_keys[] = { "rate", "burst", "key", "max_keys", NULL };
+static const char *const limit_keys[] = { "rate", "burst", "key", "max_keys", "store", NULL };
 
 /* Which list of the policy an item belongs to. */
 enum { L_ORIGINS, L_METHODS, L_HEADERS, L_EXPOSE };
@@ -273,6 +281,11 @@ static int limit_fields(md_cfg_ctx_t *c, const md_cfg_node_t *map, md_rate_limit
         return MD_EINVAL;
     if ((n = md_cfg_get(map, "max_keys")) && md_cfg_uint(c, n, 1, MD_RATELIMIT_BUCKETS_MAX, &l->max_keys) != MD_OK)
         return MD_EINVAL;
+    if ((n = md_cfg_get(map, "store"))) {
+        if (!is_scalar(n, "memory") && !is_scalar(n, "redis"))
+            return md_cfg_fail(c, n->line, n->col, "'store' of %s must be memory or redis", what);
+        l->redis = is_scalar(n, "redis");
+    }
     char err[256];
     md_ratelimit_limit_t lim = { .count = l->count, .period_ms = l->period_ms, .burst = l->burst };
     if (md_ratelimit_limit_check(&lim, err, sizeof(err)) != MD_OK)
@@ -299,6 +312,20 @@ static int parse_limit(md_cfg_ctx_t *c, const md_cfg_node_t *map, md_rate_limit_
     return limit_fields(c, map, l, what);
 }
 
+/* Every limit with `store: redis` has the cache's Redis connection. */
+static int check_redis_stores(md_cfg_ctx_t *c)
+{
+    const md_config_t *cfg = c->cfg;
+    for (size_t i = 0; i < cfg->nrate_limits; i++) {
+        const md_rate_limit_conf_t *l = &cfg->rate_limits[i];
+        if (l->redis && !cfg->cache.redis_url)
+            return md_cfg_fail(c, l->line, l->col, "rate limit '%s' has 'store: redis' but there is no Redis "
+                               "connection: add 'cache: { redis: { url: ... } }' (the cache store may stay "
+                               "memory)", l->name);
+    }
+    return MD_OK;
+}
+
 int md_cfg_rate_limits(md_cfg_ctx_t *c, const md_cfg_node_t *map)
 {
     md_config_t *cfg = c->cfg;
@@ -310,7 +337,7 @@ int md_cfg_rate_limits(md_cfg_ctx_t *c, const md_cfg_node_t *map)
     for (const md_cfg_node_t *n = map->first; n; n = n->next, i++)
         if (parse_limit(c, n, &cfg->rate_limits[i]) != MD_OK)
             return MD_EINVAL;
-    return MD_OK;
+    return cfg->cache.line ? check_redis_stores(c) : MD_OK; /* else when the endpoints come */
 }
 
 /* ---- an endpoint's keys ------------------------------------------------------ */
@@ -360,6 +387,9 @@ static int endpoint_limits(md_cfg_ctx_t *c, const md_cfg_node_t *n, md_endpoint_
 int md_cfg_endpoint_guard(md_cfg_ctx_t *c, const md_cfg_node_t *map, md_endpoint_conf_t *e, const char *ep)
 {
     const md_cfg_node_t *n;
+    /* The first endpoint comes after every top-level block. */
+    if (e == c->cfg->endpoints && check_redis_stores(c) != MD_OK)
+        return MD_EINVAL;
     if ((n = md_cfg_get(map, "rate_limit")) && endpoint_limits(c, n, e, ep) != MD_OK)
         return MD_EINVAL;
     if (!(n = md_cfg_get(map, "cors")))

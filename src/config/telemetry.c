@@ -9,7 +9,7 @@
  *   server_timing: true
  *   tracing:       { otlp_endpoint: http://127.0.0.1:4318/v1/traces, sample: 1.0,
  *                    service_name: medley, queue: 8192, batch: 512, interval: 1s,
- *                    timeout: 2s }                  # or `tracing: off`
+ *                    timeout: 2s, otlp_protocol: http/protobuf }   # or `tracing: off`
  *
  * Everything is on by default (src/telemetry/ keeps the cost small), so a
  * file that says nothing about telemetry still gets metrics, a health
@@ -54,6 +54,7 @@ void md_cfg_telemetry_defaults(md_config_t *cfg)
     t->otlp_batch = OTLP_DEFAULT_BATCH;
     t->otlp_interval_ms = 1000;
     t->otlp_timeout_ms = 2000;
+    t->otlp_protocol = MD_OTLP_PROTOBUF; /* OTLP's own default for OTLP/HTTP */
 }
 
 bool md_cfg_is_telemetry_key(const char *key)
@@ -247,10 +248,28 @@ static int parse_interval_timeout(md_cfg_ctx_t *c, const md_cfg_node_t *map, md_
     return MD_OK;
 }
 
+/* The names OTEL_EXPORTER_OTLP_PROTOCOL uses; gRPC is not built in. */
+static int parse_protocol(md_cfg_ctx_t *c, const md_cfg_node_t *n, md_telemetry_conf_t *t)
+{
+    bool scalar = n->kind == MD_CFG_SCALAR;
+    if (scalar && strcmp(n->str, "http/protobuf") == 0) {
+        t->otlp_protocol = MD_OTLP_PROTOBUF;
+        return MD_OK;
+    }
+    if (scalar && strcmp(n->str, "http/json") == 0) {
+        t->otlp_protocol = MD_OTLP_JSON;
+        return MD_OK;
+    }
+    if (scalar && strcmp(n->str, "grpc") == 0)
+        return md_cfg_fail(c, n->line, n->col, "'otlp_protocol' grpc is not supported: use http/protobuf "
+                                               "(a collector's OTLP/HTTP port, 4318)");
+    return md_cfg_fail(c, n->line, n->col, "'otlp_protocol' must be http/protobuf or http/json");
+}
+
 static int parse_tracing(md_cfg_ctx_t *c, const md_cfg_node_t *map)
 {
-    static const char *const keys[] = { "otlp_endpoint", "sample", "service_name", "queue", "batch",
-                                        "interval", "timeout", NULL };
+    static const char *const keys[] = { "otlp_endpoint", "otlp_protocol", "sample", "service_name", "queue",
+                                        "batch", "interval", "timeout", NULL };
     md_telemetry_conf_t *t = &c->cfg->telemetry;
     if (is_off(map))
         return MD_OK;
@@ -258,6 +277,8 @@ static int parse_tracing(md_cfg_ctx_t *c, const md_cfg_node_t *map)
         return MD_EINVAL;
     const md_cfg_node_t *n;
     if ((n = md_cfg_get(map, "otlp_endpoint")) && parse_otlp_endpoint(c, n, t) != MD_OK)
+        return MD_EINVAL;
+    if ((n = md_cfg_get(map, "otlp_protocol")) && parse_protocol(c, n, t) != MD_OK)
         return MD_EINVAL;
     if ((n = md_cfg_get(map, "sample")) && parse_sample(c, n, &t->trace_sample) != MD_OK)
         return MD_EINVAL;

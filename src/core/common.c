@@ -18,6 +18,7 @@ const char *md_strerror(int code)
     case MD_ETIMEDOUT: return "timeout";
     case MD_ECONNECT: return "connect failed";
     case MD_ERESET: return "connection reset";
+    case MD_ETLS: return "TLS failed";
     case MD_ENOTFOUND: return "not found";
     case MD_ECANCELED: return "canceled";
     default: return "error";

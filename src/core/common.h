@@ -28,6 +28,7 @@ enum {
     MD_ERESET = -7,      /* peer closed or reset the connection early */
     MD_ENOTFOUND = -8,   /* no such thing (key, route, param) */
     MD_ECANCELED = -9,   /* the operation was cancelled by its owner */
+    MD_ETLS = -10,       /* TLS failed: certificate refused, or the peer spoke TLS wrong */
 };
 
 /* Human name of an MD_E* code ("timeout", "connect", ...), for logs and

@@ -5,7 +5,10 @@
  * md_gateway_new builds every provider once (gw_auth_init): the API key
  * set (configured keys and the keys file), the Basic users store, the JWT
  * policy and the slot holding the issuer's key set, read from jwks_file.
- * A file that cannot be read or parsed fails the start.
+ * A file that cannot be read or parsed fails the start. A jwks_url
+ * provider's slot lives in outbound.c, whose thread fetches it; until its
+ * first set arrives, its endpoints answer 503 auth_unavailable (the
+ * server's fault, not the caller's: not 401).
  *
  * Per request, handle() (gateway.c) calls gw_auth_check() after params
  * validation and before anything reaches a backend or the cache:
@@ -15,6 +18,11 @@
  *     current key set; a token naming an unknown kid makes one worker
  *     re-read jwks_file (at most once per JWKS_RELOAD_MS for the provider,
  *     a small local file, so it is read on the loop) and verify again.
+ *     With jwks_url, it asks the outbound thread for a fetch instead
+ *     (refresh.h: one in flight, at most one forced per 10 s, at most 1024
+ *     requests waiting, else 401 at once) and the request waits off the
+ *     loop for that fetch to end, then verifies once more on its own loop
+ *     (md_loop_post), exactly like a Basic verification resumes.
  *     Then the endpoint's scopes and roles, and every {jwt.NAME} its
  *     templates use must be a string claim of the token (else 403: a
  *     backend path never gets an empty segment for a missing claim);
@@ -67,14 +75,16 @@
 
 typedef struct provider {
     const md_auth_provider_conf_t *conf;
+    size_t index;                  /* in cfg->auth.providers */
     md_apikey_set_t *keys;         /* api_key */
     md_basic_users_t *users;       /* basic */
     md_jwt_policy_t policy;        /* jwt */
-    md_jwks_slot_t *slot;          /* jwt: the current key set */
+    md_jwks_slot_t *slot;          /* jwt with jwks_file: the current key set (jwks_url: outbound.c) */
     _Atomic uint64_t last_reload_ms; /* jwt: monotonic time of the last re-read; 0: never */
 } provider_t;
 
 typedef struct job job_t;
+typedef struct kid_wait kid_wait_t;
 typedef struct gw_auth gw_auth_t;
 typedef struct gw_auth_worker gw_auth_worker_t;
 
@@ -92,11 +102,27 @@ struct gw_auth {
     size_t nthreads;
 };
 
-/* A worker's outstanding Basic jobs (its thread only, but in_pool is
- * guarded by the pool's mutex). */
+/* A worker's outstanding Basic jobs and JWKS waits (its thread only, but
+ * in_pool is guarded by the pool's mutex). */
 struct gw_auth_worker {
     job_t *jobs;                   /* submitted, their job_done not yet run */
     size_t in_pool;                /* queued or running in the pool */
+    kid_wait_t *waits;             /* queued for a JWKS fetch, their kid_done not yet run */
+};
+
+/* A request whose token names a kid the jwks_url set lacks, waiting for
+ * the fetch it asked for (or joined). Heap-owned like a Basic job: it may
+ * outlive its request (the client leaves) or its worker (forced
+ * shutdown). Everything but node is touched on the worker's loop only. */
+struct kid_wait {
+    gw_refresh_waiter_t node;      /* loop, kid_done, self; queued in outbound.c */
+    kid_wait_t *wprev, *wnext;     /* the worker's list */
+    gw_worker_t *w;
+    provider_t *p;
+    gw_inputs_t *in;               /* the request's; untouched once aborted */
+    md_str_t token;                /* in the request's headers */
+    bool aborted;                  /* the client left: kid_done only frees */
+    bool orphaned;                 /* its worker is gone: kid_done only frees */
 };
 
 /* One Basic verification. Heap-owned: it may outlive its request (the
@@ -202,6 +228,8 @@ static int build_jwt(provider_t *p, const md_config_t *cfg, md_diag_t *diag)
     p->policy.leeway_s = c->leeway_s;
     if (md_jwt_policy_check(&p->policy, err, sizeof(err)) != MD_OK)
         return init_fail(diag, cfg, p, "", err);
+    if (c->jwks) /* fetched by outbound.c once serving starts */
+        return MD_OK;
     md_jwks_t *ks = NULL;
     if (load_jwks(c->jwks_file, &ks, err, sizeof(err)) != MD_OK)
         return init_fail(diag, cfg, p, "jwks_file ", err);
@@ -239,6 +267,7 @@ int gw_auth_init(md_gateway_t *gw, md_diag_t *diag)
     for (size_t i = 0; i < a->nproviders; i++) {
         provider_t *p = &a->providers[i];
         p->conf = &cfg->auth.providers[i];
+        p->index = i;
         int rc = p->conf->type == MD_AUTH_API_KEY ? build_api_key(p, cfg, diag)
                  : p->conf->type == MD_AUTH_BASIC ? build_basic(p, cfg, diag)
                                                   : build_jwt(p, cfg, diag);
@@ -476,19 +505,24 @@ static bool reload_jwks(provider_t *p, uint64_t now_ms)
     return true;
 }
 
-static int verify_token(provider_t *p, md_http_req_t *req, md_str_t token, md_jwt_claims_t *claims)
+/* Verifies token against ks and releases ks. */
+static int verify_with(const provider_t *p, md_jwks_t *ks, md_http_req_t *req, md_str_t token,
+                       md_jwt_claims_t *claims)
 {
     char err[128];
-    int64_t now = (int64_t)time(NULL);
-    md_jwks_t *ks = md_jwks_slot_acquire(p->slot);
-    int rc = md_jwt_verify(&p->policy, ks, token.ptr, token.len, now, req->pool, claims, err, sizeof(err));
-    md_jwks_release(ks);
-    if (rc != MD_JWT_EKID || !reload_jwks(p, md_loop_now_ms(req->loop)))
-        return rc;
-    ks = md_jwks_slot_acquire(p->slot);
-    rc = md_jwt_verify(&p->policy, ks, token.ptr, token.len, now, req->pool, claims, err, sizeof(err));
+    int rc = md_jwt_verify(&p->policy, ks, token.ptr, token.len, (int64_t)time(NULL), req->pool, claims, err,
+                           sizeof(err));
     md_jwks_release(ks);
     return rc;
+}
+
+/* jwks_file: verifies, and once more after a re-read for an unknown kid. */
+static int verify_token(provider_t *p, md_http_req_t *req, md_str_t token, md_jwt_claims_t *claims)
+{
+    int rc = verify_with(p, md_jwks_slot_acquire(p->slot), req, token, claims);
+    if (rc != MD_JWT_EKID || !reload_jwks(p, md_loop_now_ms(req->loop)))
+        return rc;
+    return verify_with(p, md_jwks_slot_acquire(p->slot), req, token, claims);
 }
 
 static bool has_role(const md_jwt_claims_t *c, const char *role)
@@ -519,18 +553,12 @@ static bool has_template_claims(const gw_endpoint_t *ep, const md_jwt_claims_t *
     return true;
 }
 
-static int check_jwt(gw_inputs_t *in, provider_t *p)
+/* What the verification's outcome rc means for the request: 401 for a
+ * refused token, 403 for a missing scope, role or claim; MD_OK (identity
+ * set) to go on. */
+static int jwt_verdict(gw_inputs_t *in, provider_t *p, int rc, md_jwt_claims_t *claims)
 {
     md_http_req_t *req = in->req;
-    md_str_t token;
-    int rc = bearer_token(req, &token);
-    if (rc == MD_ENOTFOUND) {
-        deny(req, p, NULL, "a bearer token is required");
-        return MD_EINVAL;
-    }
-    md_jwt_claims_t *claims = md_pool_calloc(req->pool, sizeof(*claims));
-    if (rc == MD_OK)
-        rc = verify_token(p, req, token, claims);
     if (rc != MD_OK) {
         deny(req, p, "invalid_token", rc == MD_JWT_EEXPIRED ? "the token has expired" : "the token is invalid");
         return MD_EINVAL;
@@ -555,6 +583,104 @@ static int check_jwt(gw_inputs_t *in, provider_t *p)
     claim_value(claims, "sub", 3, &sub);
     set_identity(in, p, sub.ptr, sub.len);
     return MD_OK;
+}
+
+static void unlink_wait(kid_wait_t *kw)
+{
+    if (kw->wprev)
+        kw->wprev->wnext = kw->wnext;
+    else
+        kw->w->auth->waits = kw->wnext;
+    if (kw->wnext)
+        kw->wnext->wprev = kw->wprev;
+    kw->wprev = kw->wnext = NULL;
+}
+
+/* Back on the request's loop: the fetch ended (whichever way); verify
+ * once more against whatever set is current now. */
+static void kid_done(void *arg)
+{
+    kid_wait_t *kw = arg;
+    if (kw->orphaned) {
+        md_free(kw);
+        return;
+    }
+    unlink_wait(kw);
+    gw_inputs_t *in = kw->in;
+    gw_worker_t *w = kw->w;
+    provider_t *p = kw->p;
+    md_str_t token = kw->token;
+    bool aborted = kw->aborted; /* answered by kid_abort already */
+    md_free(kw);
+    if (aborted)
+        return;
+    in->req->on_abort = NULL;
+    md_jwt_claims_t *claims = md_pool_calloc(in->req->pool, sizeof(*claims));
+    md_jwks_t *ks = gw_jwks_acquire(w->gw, p->index);
+    int rc = ks ? verify_with(p, ks, in->req, token, claims) : MD_JWT_EKID;
+    if (jwt_verdict(in, p, rc, claims) == MD_OK)
+        gw_run(w, in);
+}
+
+static void kid_abort(md_http_req_t *req)
+{
+    kid_wait_t *kw = req->app_data;
+    if (gw_jwks_cancel(kw->w->gw, kw->p->index, &kw->node)) {
+        unlink_wait(kw);
+        md_free(kw);
+    } else {
+        kw->aborted = true; /* its kid_done is posted and frees it */
+    }
+    md_http_respond(req, 499, NULL, 0, NULL, 0);
+}
+
+/* An unknown kid with jwks_url: wait for a fetch (MD_AGAIN), or 401 now
+ * when none may start (one was forced less than 10 s ago, 1024 requests
+ * already wait, or the outbound thread is not running). */
+static int wait_for_keys(gw_worker_t *w, gw_inputs_t *in, provider_t *p, md_str_t token)
+{
+    kid_wait_t *kw = md_calloc(1, sizeof(*kw));
+    kw->node.loop = w->loop;
+    kw->node.fn = kid_done;
+    kw->node.arg = kw;
+    kw->w = w;
+    kw->p = p;
+    kw->in = in;
+    kw->token = token;
+    int rc = gw_jwks_force(w->gw, p->index, &kw->node);
+    if (rc != GW_REFRESH_STARTED && rc != GW_REFRESH_JOINED) {
+        md_free(kw);
+        return jwt_verdict(in, p, MD_JWT_EKID, NULL);
+    }
+    kw->wnext = w->auth->waits;
+    if (kw->wnext)
+        kw->wnext->wprev = kw;
+    w->auth->waits = kw;
+    in->req->app_data = kw;
+    in->req->on_abort = kid_abort;
+    return MD_AGAIN;
+}
+
+static int check_jwt(gw_worker_t *w, gw_inputs_t *in, provider_t *p)
+{
+    md_http_req_t *req = in->req;
+    md_str_t token;
+    int rc = bearer_token(req, &token);
+    if (rc == MD_ENOTFOUND) {
+        deny(req, p, NULL, "a bearer token is required");
+        return MD_EINVAL;
+    }
+    md_jwt_claims_t *claims = md_pool_calloc(req->pool, sizeof(*claims));
+    if (rc != MD_OK || !p->conf->jwks)
+        return jwt_verdict(in, p, rc == MD_OK ? verify_token(p, req, token, claims) : rc, claims);
+    md_jwks_t *ks = gw_jwks_acquire(w->gw, p->index);
+    if (!ks) {
+        md_http_respond_error(req, 503, "auth_unavailable", "the token issuer's keys are not available yet",
+                              NULL);
+        return MD_EINVAL;
+    }
+    rc = verify_with(p, ks, req, token, claims);
+    return rc == MD_JWT_EKID ? wait_for_keys(w, in, p, token) : jwt_verdict(in, p, rc, claims);
 }
 
 /* ---- basic: the verification pool ------------------------------------------------- */
@@ -712,7 +838,7 @@ int gw_auth_check(gw_worker_t *w, gw_inputs_t *in)
     provider_t *p = &w->gw->auth->providers[k];
     switch (p->conf->type) {
     case MD_AUTH_API_KEY: return check_api_key(in, p);
-    case MD_AUTH_JWT: return check_jwt(in, p);
+    case MD_AUTH_JWT: return check_jwt(w, in, p);
     default: return check_basic(w, in, p);
     }
 }
@@ -727,7 +853,7 @@ void gw_auth_worker_init(gw_worker_t *w)
 /* Forced shutdown may leave jobs behind: queued ones are taken back,
  * running ones are waited for (one crypt at most), and those already
  * posted are orphaned so that job_done, which md_loop_free still runs,
- * only frees them. */
+ * only frees them. JWKS waits alike: withdrawn, or orphaned if posted. */
 void gw_auth_worker_fini(gw_worker_t *w)
 {
     gw_auth_t *a = w->gw->auth;
@@ -761,6 +887,14 @@ void gw_auth_worker_fini(gw_worker_t *w)
             job_free(j);
         else
             j->orphaned = true;
+    }
+    kid_wait_t *wnext;
+    for (kid_wait_t *kw = aw->waits; kw; kw = wnext) {
+        wnext = kw->wnext;
+        if (gw_jwks_cancel(w->gw, kw->p->index, &kw->node))
+            md_free(kw);
+        else
+            kw->orphaned = true;
     }
     md_free(aw);
     w->auth = NULL;

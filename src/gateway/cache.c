@@ -406,6 +406,7 @@ static int kind_code(const char *kind)
 {
     static const struct { const char *kind; int code; } map[] = {
         { "timeout", MD_ETIMEDOUT }, { "connect", MD_ECONNECT }, { "reset", MD_ERESET },
+        { "tls", MD_ETLS },
         { "too_big", MD_ETOOBIG },   { "overloaded", MD_AGAIN },
     };
     for (size_t i = 0; i < MD_ARRAY_LEN(map); i++)
@@ -499,6 +500,7 @@ static void fetch_on_answer(md_upstream_result_t *res, void *arg)
     gw_fetch_t *f = arg;
     f->call = NULL;
     f->wire_bytes = res->wire_bytes;
+    gw_outbound_unauthorized(f->w->gw, f->b->upstream, res); /* a 401 to an oauth2 token: fetch anew */
     char msg[160], err[128];
     md_buf_t frag;
     md_buf_init(&frag, f->b->conf->up->max_response_bytes);

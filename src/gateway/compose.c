@@ -306,6 +306,7 @@ static void on_answer(md_upstream_result_t *res, void *arg)
     k->call = NULL;
     k->done = true;
     k->c->pending--;
+    gw_outbound_unauthorized(k->c->w->gw, k->b->upstream, res); /* a 401 to an oauth2 token: fetch anew */
     shape_answer(k, res);
     size_t i = (size_t)(k - k->c->calls);
     md_tm_call_end(k->c->req->telemetry, i, res->status, md_tm_outcome_of_kind(k->kind), res->duration_us);

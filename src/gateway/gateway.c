@@ -411,6 +411,7 @@ const char *gw_error_kind(int error)
     switch (error) {
     case MD_ETIMEDOUT: return "timeout";
     case MD_ECONNECT: return "connect";
+    case MD_ETLS: return "tls";
     case MD_ERESET: return "reset";
     case MD_ETOOBIG: return "too_big";
     case MD_AGAIN: return "overloaded";
@@ -440,34 +441,13 @@ static bool serve_openapi(const md_gateway_t *gw, md_http_req_t *req)
     return true;
 }
 
-static void handle(md_http_req_t *req, void *app)
+/* After the client-keyed limits: the query and params, then
+ * authentication, then gw_run. */
+static void validate(gw_worker_t *w, gw_inputs_t *in, const md_str_t *pvals)
 {
-    md_gateway_t *gw = app;
-    gw_worker_t *w = md_worker_data(req->worker);
-    md_str_t pvals[MD_PARAMS_MAX] = { { 0 } }; /* indexed by declared param */
-    char allow[128], msg[256];
-    const gw_endpoint_t *ep = route(gw, req, pvals, allow, sizeof(allow));
-    md_tm_begin(gw->tm, req, ep ? (int)(ep - gw->endpoints) : -1);
-    if (!ep && allow[0] && gw_guard_preflight(gw, req))
-        return;
-    gw_guard_req_t *guard = gw_guard_begin(gw, ep, req);
-    if (!ep) {
-        if (!allow[0] && serve_openapi(gw, req))
-            return;
-        if (allow[0]) {
-            md_header_t h = { "Allow", 5, allow, strlen(allow) };
-            md_http_respond_error_h(req, 405, "method_not_allowed", "method not allowed on this path", NULL, &h, 1);
-        } else {
-            md_http_respond_error(req, 404, "not_found", "no endpoint matches this path", NULL);
-        }
-        return;
-    }
-    gw_inputs_t *in = md_pool_calloc(req->pool, sizeof(*in));
-    in->ep = ep;
-    in->req = req;
-    in->guard = guard;
-    if (gw_guard_limit(w, in, false))
-        return;
+    md_http_req_t *req = in->req;
+    const gw_endpoint_t *ep = in->ep;
+    char msg[256];
     if (md_query_parse(req->pool, req->query.ptr, req->query.len, in->query, GW_MAX_QUERY_PAIRS,
                        &in->nquery) != MD_OK) {
         md_http_respond_error(req, 400, "bad_query", "the query string is malformed or has too many parameters",
@@ -490,14 +470,63 @@ static void handle(md_http_req_t *req, void *app)
         gw_run(w, in);
 }
 
-void gw_run(gw_worker_t *w, gw_inputs_t *in)
+static void handle(md_http_req_t *req, void *app)
 {
-    if (gw_guard_limit(w, in, true))
+    md_gateway_t *gw = app;
+    gw_worker_t *w = md_worker_data(req->worker);
+    md_str_t pvals[MD_PARAMS_MAX] = { { 0 } }; /* indexed by declared param */
+    char allow[128];
+    const gw_endpoint_t *ep = route(gw, req, pvals, allow, sizeof(allow));
+    md_tm_begin(gw->tm, req, ep ? (int)(ep - gw->endpoints) : -1);
+    if (!ep && allow[0] && gw_guard_preflight(gw, req))
         return;
+    gw_guard_req_t *guard = gw_guard_begin(gw, ep, req);
+    if (!ep) {
+        if (!allow[0] && serve_openapi(gw, req))
+            return;
+        if (allow[0]) {
+            md_header_t h = { "Allow", 5, allow, strlen(allow) };
+            md_http_respond_error_h(req, 405, "method_not_allowed", "method not allowed on this path", NULL, &h, 1);
+        } else {
+            md_http_respond_error(req, 404, "not_found", "no endpoint matches this path", NULL);
+        }
+        return;
+    }
+    gw_inputs_t *in = md_pool_calloc(req->pool, sizeof(*in));
+    in->ep = ep;
+    in->req = req;
+    in->guard = guard;
+    if (gw_guard_limit(w, in, false))
+        return;
+    validate(w, in, pvals);
+}
+
+static void run_backends(gw_worker_t *w, gw_inputs_t *in)
+{
     if (in->ep->conf->passthrough)
         gw_passthrough(w, in->ep, in);
     else
         gw_compose(w, in->ep, in);
+}
+
+void gw_run(gw_worker_t *w, gw_inputs_t *in)
+{
+    if (gw_guard_limit(w, in, true))
+        return;
+    run_backends(w, in);
+}
+
+void gw_limits_passed(gw_worker_t *w, gw_inputs_t *in, bool authenticated)
+{
+    if (authenticated) {
+        run_backends(w, in);
+        return;
+    }
+    /* The path values routing found lived on handle()'s stack: the same
+     * match finds them again. */
+    md_str_t pvals[MD_PARAMS_MAX] = { { 0 } };
+    gw_match_path(in->ep, in->req->path, pvals);
+    validate(w, in, pvals);
 }
 
 /* ---- workers ---- */
@@ -527,6 +556,7 @@ static int worker_init(md_worker_t *mw, void *app, void **data)
     }
     gw_tm_worker_init(w, mw);
     gw_cache_worker_init(w);
+    gw_guard_worker_init(w);
     gw_auth_worker_init(w);
     *data = w;
     return MD_OK;
@@ -538,6 +568,7 @@ static void worker_fini(md_worker_t *mw, void *app, void *data)
     md_gateway_t *gw = app;
     gw_worker_t *w = data;
     gw_auth_worker_fini(w);
+    gw_guard_worker_fini(w);
     gw_cache_worker_fini(w);
     gw_tm_worker_fini(w);
     for (size_t i = 0; i < gw->cfg->nupstreams; i++)

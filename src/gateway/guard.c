@@ -30,11 +30,29 @@
  * "limit":"NAME"}.
  *
  * Buckets are kept in this process (md_ratelimit_t, shared by the worker
- * threads); with several medley processes each keeps its own. The Redis-
- * shared variant is not written yet (see auth/ratelimit.h).
+ * threads) unless the limit says `store: redis`: then every medley process
+ * using the same Redis shares one bucket per key (cache/redis_limit.h), on
+ * the worker's own connection (the cache's when it has one). A phase with
+ * such a limit sends its Redis takes together (pipelined on the one
+ * connection) and suspends the request; the last answer resumes it on the
+ * same loop, and the limits are then decided in their configured order as
+ * above. Limits in memory before the first Redis one are taken at once (a
+ * denial there asks Redis nothing), those after it when the answers are in;
+ * when one limit denies, the Redis limits of the phase listed after it have
+ * still taken their token (they were asked together). A client that leaves
+ * while waiting has its Redis calls cancelled (their callbacks never run)
+ * and is finished with 499.
+ *
+ * Failure policy: Redis refusing the call (down, reconnecting), answering
+ * late (the client's timeout closes the connection and fails the call) or
+ * answering something that is not a valid decision makes that limit fall
+ * back to this process's bucket for that request, counted in
+ * medley_rate_limit_redis_total{outcome="fallback"}; a request never waits
+ * longer than the Redis timeout. 429s are counted per endpoint and limit.
  */
 #include "gateway/internal.h"
 
+#include "cache/redis_limit.h"
 #include "core/alloc.h"
 
 #include <stdio.h>
@@ -233,28 +251,221 @@ static void deny(md_http_req_t *req, const md_rate_limit_conf_t *l, const md_rat
     md_http_respond_error_h(req, 429, "rate_limited", msg, extra, &h, 1);
 }
 
+static bool in_phase(const md_rate_limit_conf_t *l, bool authenticated)
+{
+    return (l->key == MD_RL_KEY_AUTH || l->key == MD_RL_KEY_JWT) == authenticated;
+}
+
+static md_ratelimit_limit_t limit_of(const md_rate_limit_conf_t *l)
+{
+    return (md_ratelimit_limit_t){ .count = l->count, .period_ms = l->period_ms, .burst = l->burst };
+}
+
+/* Applies the decision of limit k: headers, and a counted 429 when it
+ * denies (true). */
+static bool apply(gw_worker_t *w, gw_inputs_t *in, size_t k, const md_ratelimit_result_t *r)
+{
+    gw_guard_req_t *g = in->guard;
+    if (!g->limited || !r->allowed || r->remaining < g->tightest.remaining)
+        g->tightest = *r;
+    g->limited = true;
+    set_headers(g, in->req);
+    if (r->allowed)
+        return false;
+    gw_tm_rate_limited(w, in, k); /* before the answer frees the request */
+    deny(in->req, &w->gw->cfg->rate_limits[k], r);
+    return true;
+}
+
+/* Takes from this process's bucket of limit k; true when answered 429. */
+static bool take_local(gw_worker_t *w, gw_inputs_t *in, size_t k, uint64_t now)
+{
+    char key[MD_RATELIMIT_KEY_MAX];
+    size_t klen = limit_key(&w->gw->cfg->rate_limits[k], in, key);
+    md_ratelimit_result_t r;
+    if (klen == 0 || md_ratelimit_take(w->gw->limits[k], key, klen, now, &r) != MD_OK)
+        return false; /* no address to count by (a Unix socket): nothing to limit */
+    return apply(w, in, k, &r);
+}
+
+/* ---- limits shared in Redis ----------------------------------------------- */
+
+enum { SLOT_DONE, SLOT_LOCAL, SLOT_ASKED };
+
+typedef struct rl_wait rl_wait_t;
+
+/* One limit of the phase. */
+typedef struct rl_slot {
+    rl_wait_t *wait;
+    size_t limit;                        /* index into cfg->rate_limits */
+    int state;                           /* SLOT_* */
+    md_redis_op_t *op;                   /* ASKED: in flight; NULL once answered or refused */
+    int status;                          /* ASKED: MD_OK when r is Redis's decision */
+    md_ratelimit_result_t r;
+} rl_slot_t;
+
+/* A request waiting for Redis, in its pool. */
+struct rl_wait {
+    gw_worker_t *w;
+    gw_inputs_t *in;
+    bool authenticated;
+    size_t nslots, pending;
+    rl_slot_t slots[];
+};
+
+static bool phase_uses_redis(const md_config_t *cfg, const md_endpoint_conf_t *e, bool authenticated)
+{
+    for (size_t i = 0; i < e->nrate_limits; i++) {
+        const md_rate_limit_conf_t *l = &cfg->rate_limits[e->rate_limits[i]];
+        if (l->redis && in_phase(l, authenticated))
+            return true;
+    }
+    return false;
+}
+
+/* The slots in order once every answer is in: Redis's decisions, local
+ * takes for the rest and for the calls that failed. True when answered. */
+static bool decide(rl_wait_t *wt)
+{
+    gw_worker_t *w = wt->w;
+    uint64_t now = md_loop_now_ms(wt->in->req->loop);
+    for (size_t i = 0; i < wt->nslots; i++) {
+        rl_slot_t *s = &wt->slots[i];
+        bool denied = false;
+        if (s->state == SLOT_LOCAL) {
+            denied = take_local(w, wt->in, s->limit, now);
+        } else if (s->state == SLOT_ASKED) {
+            gw_tm_rate_limit_redis(w, s->status != MD_OK);
+            denied = s->status == MD_OK ? apply(w, wt->in, s->limit, &s->r) : take_local(w, wt->in, s->limit, now);
+        }
+        if (denied)
+            return true;
+    }
+    return false;
+}
+
+static void on_answer(void *arg, int status, const int64_t *v, size_t n)
+{
+    rl_slot_t *s = arg;
+    rl_wait_t *wt = s->wait;
+    md_ratelimit_limit_t lim = limit_of(&wt->w->gw->cfg->rate_limits[s->limit]);
+    s->op = NULL;
+    s->status = md_redis_limit_result(&lim, status, v, n, &s->r);
+    if (--wt->pending > 0)
+        return;
+    md_http_req_t *req = wt->in->req;
+    req->on_abort = NULL;
+    req->app_data = NULL;
+    /* Last use of wt: a 429 or the rest of the request may finish it. */
+    if (!decide(wt))
+        gw_limits_passed(wt->w, wt->in, wt->authenticated);
+}
+
+static void on_abort(md_http_req_t *req)
+{
+    rl_wait_t *wt = req->app_data;
+    for (size_t i = 0; i < wt->nslots; i++) {
+        md_redis_cancel(wt->slots[i].op);
+        wt->slots[i].op = NULL;
+    }
+    md_http_respond(req, 499, NULL, 0, NULL, 0);
+}
+
+/* Sends slot s's take to Redis; a call that cannot start is decided
+ * locally later (status stays an error). */
+static void ask(rl_wait_t *wt, rl_slot_t *s)
+{
+    const md_rate_limit_conf_t *l = &wt->w->gw->cfg->rate_limits[s->limit];
+    char key[MD_RATELIMIT_KEY_MAX];
+    size_t klen = limit_key(l, wt->in, key);
+    if (klen == 0) {
+        s->state = SLOT_DONE; /* nothing to count by */
+        return;
+    }
+    md_ratelimit_limit_t lim = limit_of(l);
+    s->state = SLOT_ASKED;
+    s->status = MD_ECONNECT;
+    s->op = md_redis_limit_take(wt->w->rl_redis, &lim, l->name, key, klen, on_answer, s);
+    wt->pending += s->op != NULL;
+}
+
+/* The phase when one of its limits is in Redis. True when answered or
+ * suspended. */
+static bool limit_shared(gw_worker_t *w, gw_inputs_t *in, bool authenticated)
+{
+    const md_config_t *cfg = w->gw->cfg;
+    const md_endpoint_conf_t *e = in->ep->conf;
+    md_http_req_t *req = in->req;
+    rl_wait_t *wt = md_pool_calloc(req->pool, sizeof(*wt) + e->nrate_limits * sizeof(rl_slot_t));
+    wt->w = w;
+    wt->in = in;
+    wt->authenticated = authenticated;
+    uint64_t now = md_loop_now_ms(req->loop);
+    bool asked = false;
+    for (size_t i = 0; i < e->nrate_limits; i++) {
+        const md_rate_limit_conf_t *l = &cfg->rate_limits[e->rate_limits[i]];
+        if (!in_phase(l, authenticated))
+            continue;
+        rl_slot_t *s = &wt->slots[wt->nslots++];
+        *s = (rl_slot_t){ .wait = wt, .limit = e->rate_limits[i], .state = SLOT_LOCAL };
+        if (l->redis) {
+            asked = true;
+            ask(wt, s);
+        } else if (!asked) {
+            s->state = SLOT_DONE; /* before any Redis limit: now */
+            if (take_local(w, in, s->limit, now))
+                return true;
+        }
+    }
+    if (wt->pending == 0) /* Redis refused every call: all local, now */
+        return decide(wt);
+    req->app_data = wt;
+    req->on_abort = on_abort;
+    return true;
+}
+
+/* ---- the phases ------------------------------------------------------------- */
+
 bool gw_guard_limit(gw_worker_t *w, gw_inputs_t *in, bool authenticated)
 {
     const md_endpoint_conf_t *e = in->ep->conf;
-    gw_guard_req_t *g = in->guard;
+    if (!in->guard)
+        return false;
+    if (w->rl_redis && phase_uses_redis(w->gw->cfg, e, authenticated))
+        return limit_shared(w, in, authenticated);
     uint64_t now = md_loop_now_ms(in->req->loop);
-    for (size_t i = 0; g && i < e->nrate_limits; i++) {
-        const md_rate_limit_conf_t *l = &w->gw->cfg->rate_limits[e->rate_limits[i]];
-        if ((l->key == MD_RL_KEY_AUTH || l->key == MD_RL_KEY_JWT) != authenticated)
-            continue;
-        char key[MD_RATELIMIT_KEY_MAX];
-        size_t klen = limit_key(l, in, key);
-        md_ratelimit_result_t r;
-        if (klen == 0 || md_ratelimit_take(w->gw->limits[e->rate_limits[i]], key, klen, now, &r) != MD_OK)
-            continue; /* no address to count by (a Unix socket): nothing to limit */
-        if (!g->limited || !r.allowed || r.remaining < g->tightest.remaining)
-            g->tightest = r;
-        g->limited = true;
-        set_headers(g, in->req);
-        if (!r.allowed) {
-            deny(in->req, l, &r);
+    for (size_t i = 0; i < e->nrate_limits; i++) {
+        size_t k = e->rate_limits[i];
+        if (in_phase(&w->gw->cfg->rate_limits[k], authenticated) && take_local(w, in, k, now))
             return true;
-        }
     }
     return false;
+}
+
+static bool any_redis_limit(const md_config_t *cfg)
+{
+    for (size_t i = 0; i < cfg->nrate_limits; i++)
+        if (cfg->rate_limits[i].redis)
+            return true;
+    return false;
+}
+
+void gw_guard_worker_init(gw_worker_t *w)
+{
+    const md_config_t *cfg = w->gw->cfg;
+    if (!any_redis_limit(cfg))
+        return;
+    w->rl_redis = w->redis; /* one connection per worker when the cache has one */
+    if (!w->rl_redis) {
+        w->rl_redis = md_redis_new(w->loop, &cfg->cache);
+        w->rl_redis_owned = true;
+    }
+}
+
+void gw_guard_worker_fini(gw_worker_t *w)
+{
+    if (w->rl_redis_owned)
+        md_redis_free(w->rl_redis);
+    w->rl_redis = NULL;
+    w->rl_redis_owned = false;
 }

@@ -7,6 +7,7 @@
 #define MD_GATEWAY_INTERNAL_H
 
 #include "auth/cors.h"
+#include "auth/jwks.h"
 #include "auth/ratelimit.h"
 #include "cache/policy.h"
 #include "cache/redis.h"
@@ -15,6 +16,7 @@
 #include "core/loop.h"
 #include "gateway/gateway.h"
 #include "gateway/params.h"
+#include "gateway/refresh.h"
 #include "http/server.h"
 #include "shape/merge.h"
 #include "shape/shape.h"
@@ -93,7 +95,7 @@ struct md_gateway {
     md_cors_policy_t *cors;      /* NULL: CORS off (guard.c) */
     md_ratelimit_t **limits;     /* one per cfg->rate_limits, shared by the workers */
     struct gw_auth *auth;        /* the built auth providers (auth.c) */
-    struct gw_outbound *outbound; /* OAuth2 token slots and their thread; NULL: no oauth2 (outbound.c) */
+    struct gw_outbound *outbound; /* OAuth2 tokens, jwks_url key sets, their thread; NULL: neither (outbound.c) */
 };
 
 typedef struct gw_fetch gw_fetch_t;
@@ -106,8 +108,11 @@ typedef struct gw_worker {
     md_tm_worker_t *tm;          /* NULL without telemetry */
     int index;                   /* the server worker's index */
     md_redis_t *redis;           /* NULL unless `cache.store: redis` */
+    md_redis_t *rl_redis;        /* rate limits with store: redis: `redis`, or a connection of their own
+                                    (rl_redis_owned); NULL when no limit uses Redis (guard.c) */
+    bool rl_redis_owned;
     gw_fetch_t *fetches;         /* cache fills in flight on this worker */
-    struct gw_auth_worker *auth; /* the worker's Basic verifications in flight (auth.c) */
+    struct gw_auth_worker *auth; /* the worker's Basic verifications and JWKS waits in flight (auth.c) */
 } gw_worker_t;
 
 typedef struct gw_guard_req gw_guard_req_t;
@@ -223,8 +228,21 @@ gw_guard_req_t *gw_guard_begin(md_gateway_t *gw, const gw_endpoint_t *ep, md_htt
 /* Takes a token from each of the endpoint's limits of this phase: keyed by
  * the client or a header (`authenticated` false, right after routing) or
  * by the identity or a JWT claim (true, after authentication). Adds the
- * RateLimit-* headers; answers 429 and returns true when one is empty. */
+ * RateLimit-* headers; answers 429 and returns true when one is empty.
+ * Also true when a limit with store: redis must wait for Redis: the request
+ * is suspended, and gw_limits_passed() (or a 429, or the client leaving)
+ * comes later on this worker's loop. False: go on now. */
 bool gw_guard_limit(gw_worker_t *w, gw_inputs_t *in, bool authenticated);
+
+/* The worker's Redis connection for limits with store: redis (shares the
+ * cache's when there is one). gw_guard_worker_fini must run before
+ * gw_cache_worker_fini. */
+void gw_guard_worker_init(gw_worker_t *w);
+void gw_guard_worker_fini(gw_worker_t *w);
+
+/* A suspended request's limits of that phase all passed: go on from where
+ * gw_guard_limit returned (gateway.c). */
+void gw_limits_passed(gw_worker_t *w, gw_inputs_t *in, bool authenticated);
 
 /* Matches a raw request path against an endpoint's segments, filling the
  * raw values of its path params (gateway.c). */
@@ -233,9 +251,10 @@ bool gw_match_path(const gw_endpoint_t *ep, md_str_t path, md_str_t *pvals);
 /* ---- auth.c: inbound authentication ---- */
 
 /* Builds every provider of cfg->auth (key sets, users, JWT policies and
- * key sets read from jwks_file) and, with a basic provider, starts the
- * verification threads. MD_OK, or an error with diag at the provider.
- * gw_auth_fini stops the threads and frees them (NULL gw->auth is fine). */
+ * key sets read from jwks_file; a jwks_url provider's set lives in
+ * outbound.c) and, with a basic provider, starts the verification
+ * threads. MD_OK, or an error with diag at the provider. gw_auth_fini
+ * stops the threads and frees them (NULL gw->auth is fine). */
 int gw_auth_init(md_gateway_t *gw, md_diag_t *diag);
 void gw_auth_fini(md_gateway_t *gw);
 void gw_auth_worker_init(gw_worker_t *w);
@@ -243,9 +262,9 @@ void gw_auth_worker_fini(gw_worker_t *w);
 
 /* Checks the request against its endpoint's provider. MD_OK: go on now
  * (open, or authenticated: in->identity, in->claim and in->auth set).
- * MD_AGAIN: verification continues off the loop, and gw_run() is called
- * later on this worker if it succeeds. Anything else: answered (401, 403,
- * 503). */
+ * MD_AGAIN: verification continues off the loop (a Basic crypt, or a
+ * JWKS fetch for an unknown kid), and gw_run() is called later on this
+ * worker if it succeeds. Anything else: answered (401, 403, 503). */
 int gw_auth_check(gw_worker_t *w, gw_inputs_t *in);
 
 /* Why {ns.name} (ns "jwt" or "auth") cannot be used by endpoint e, or
@@ -259,20 +278,50 @@ int gw_auth_lookup(const gw_inputs_t *in, md_str_t ns, md_str_t name, md_str_t *
 
 typedef struct gw_outbound gw_outbound_t;
 
-/* Builds a token slot per upstream with `oauth2:` and seeds the
+/* Builds a token slot per upstream with `oauth2:` and an (empty) key set
+ * slot per jwt provider with `jwks_url`, and seeds the
  * forwarded-Authorization digest key. MD_OK or an error with diag.
  * Nothing is fetched yet: `medley check` and the connector export build a
  * gateway without serving. */
 int gw_outbound_init(md_gateway_t *gw, md_diag_t *diag);
 
-/* From each worker_init: the first call starts the token thread; every
- * call waits (at most the longest token timeout) until each first fetch
- * ended, so the first requests find a token. A failed fetch is retried in
- * the background. MD_ERR only when the thread cannot start. */
+/* From each worker_init: the first call starts the outbound thread; every
+ * call waits (at most the longest token or JWKS timeout, and 0.5 s) until
+ * each first fetch ended, so the first requests find a token and keys. A
+ * failed fetch is retried in the background. MD_ERR only when the thread
+ * cannot start. */
 int gw_outbound_start(md_gateway_t *gw);
 
-/* Stops the thread and wipes the tokens. No oauth2 is fine. */
+/* Stops the thread, wipes the tokens, frees the key sets. Runs after
+ * every worker's fini (no JWKS wait is left). Nothing to fetch is fine. */
 void gw_outbound_fini(md_gateway_t *gw);
+
+/* A backend call to `upstream` ended with `res`: when it is a 401, that
+ * upstream has oauth2, the call carried the current token (published
+ * before the call started) and no forced fetch happened in the last 10 s
+ * (refresh.h), the token is fetched again now. The 401 itself is answered
+ * as any backend failure, not retried. Any thread; cheap when not 401. */
+void gw_outbound_unauthorized(md_gateway_t *gw, size_t upstream, const md_upstream_result_t *res);
+
+/* The current key set of jwks_url provider `provider` (index into
+ * cfg->auth.providers): a new reference (md_jwks_release it), or NULL
+ * when none arrived yet or the provider has no jwks_url. Lock-free. */
+md_jwks_t *gw_jwks_acquire(md_gateway_t *gw, size_t provider);
+
+/* Asks for the provider's JWKS now (a token named an unknown kid) and
+ * queues `w` (loop, fn, arg filled in) for the end of that fetch: see
+ * gw_refresh_force for the answers. MD_ERR when the provider has no
+ * jwks_url or the outbound thread is not running (nothing queued). */
+int gw_jwks_force(md_gateway_t *gw, size_t provider, gw_refresh_waiter_t *w);
+
+/* Withdraws a wait: true if w was still queued (its fn never runs). */
+bool gw_jwks_cancel(md_gateway_t *gw, size_t provider, gw_refresh_waiter_t *w);
+
+/* Counters for metrics: JWKS fetches ok / failed and forced fetches of a
+ * jwks_url provider, token fetches and forced (401) fetches of an oauth2
+ * upstream. MD_OK, or MD_ENOTFOUND when it has no such credential. */
+int gw_jwks_stats(md_gateway_t *gw, size_t provider, gw_refresh_stats_t *st);
+int gw_oauth_stats(md_gateway_t *gw, size_t upstream, gw_refresh_stats_t *st);
 
 /* The "Authorization: Bearer ..." header for a call to upstream
  * `upstream` (index into cfg->upstreams), copied into pool: 1 when *h was
@@ -308,5 +357,11 @@ const char *gw_error_kind(int error);
 void gw_tm_worker_init(gw_worker_t *w, md_worker_t *mw);
 void gw_tm_worker_fini(gw_worker_t *w);
 void gw_tm_hooks(md_gateway_t *gw, md_server_hooks_t *hooks);
+
+/* Counts a 429 of limit `limit` (index into cfg->rate_limits), and a
+ * decision of a Redis-backed limit (made by Redis, or by the local
+ * fallback). Nothing when metrics are off. */
+void gw_tm_rate_limited(gw_worker_t *w, const gw_inputs_t *in, size_t limit);
+void gw_tm_rate_limit_redis(gw_worker_t *w, bool fallback);
 
 #endif

@@ -1,14 +1,20 @@
 /*
- * outbound.c - the credentials medley sends to backends: OAuth 2.0 client
- * credentials tokens for upstreams with `oauth2:`, and the caller's own
+ * outbound.c - credentials fetched in the background: OAuth 2.0 client
+ * credentials tokens medley sends to upstreams with `oauth2:`, the key
+ * sets (JWKS) of jwt providers with `jwks_url`; and the caller's own
  * Authorization header for backends with `forward_authorization: true`.
  *
- * Tokens. One "outbound" thread runs its own md_loop_t with one upstream
- * client (upstream/client.c) per token endpoint, so every fetch for every
- * worker happens there, one at a time per upstream, with the client's
- * timeouts and size caps. Why a thread and not a worker's loop: the token
- * outlives any worker's requests, must be fetched before the first call,
- * and a slow identity provider must never stall a worker.
+ * One "outbound" thread runs its own md_loop_t with one upstream client
+ * (upstream/client.c) per token endpoint and per JWKS URL, so every fetch
+ * for every worker happens there, one at a time per credential, with the
+ * client's timeouts and size caps. Why a thread and not a worker's loop:
+ * a credential outlives any worker's requests, must be fetched before the
+ * first request, and a slow identity provider must never stall a worker.
+ * Requests may ask for an early fetch (refresh.h: coalesced, at most one
+ * forced fetch per 10 s per credential): a token naming an unknown kid
+ * (auth.c, which waits for the fetch), a backend answering 401 to a token
+ * that is still current (compose.c and cache.c; nobody waits, and that
+ * 401 is not retried).
  *
  * Each oauth2 upstream has a slot holding an atomic pointer to an
  * immutable token ("Bearer ..." and its expiry). Workers copy the header
@@ -26,6 +32,13 @@
  * token is ever logged; the form body holding the secret is wiped after
  * use and tokens are wiped when freed.
  *
+ * Key sets. A jwks_url provider's set lives in an md_jwks_slot_t (owned
+ * here, so it outlives gw_auth_fini, which md_gateway_free runs first):
+ * a 200 that md_jwks_parse accepts replaces it, anything else keeps the
+ * previous set, is logged once per streak of the same reason and retried
+ * after 1 s, doubling to 60 s; a success is re-fetched after jwks_refresh.
+ * Until the first set arrives, the slot is empty and auth.c answers 503.
+ *
  * Forwarded Authorization. The caller's header goes to the backend as is;
  * a cache key holds a keyed digest of it (SipHash-128, random key per
  * process), never the credential itself, so Redis and purge tags see no
@@ -33,6 +46,7 @@
  */
 #include "gateway/internal.h"
 
+#include "auth/jwks.h"
 #include "auth/secret.h"
 #include "core/alloc.h"
 #include "json/scan.h"
@@ -51,12 +65,14 @@
 #define TOKEN_MAX_LIFE_S (366 * 86400)
 #define RETRY_FIRST_MS 1000
 #define RETRY_MAX_MS 30000
+#define JWKS_RETRY_MAX_MS 60000
 #define RECLAIM_MS 50                 /* re-check for readers of a retired token */
 #define FORM_MAX_BYTES (64 * 1024)
 
 typedef struct gw_token {
     struct gw_token *next;            /* on the retired list */
     uint64_t expires_ms;              /* monotonic */
+    uint64_t published_us;            /* monotonic: calls sent before it carried an older token */
     size_t len;
     char value[];                     /* "Bearer <token>" */
 } gw_token_t;
@@ -72,7 +88,23 @@ typedef struct gw_oauth {
     uint32_t retry_ms;
     _Atomic(gw_token_t *) current;
     atomic_bool attempted;            /* the first fetch ended, either way */
+    gw_refresh_t refresh;             /* initialized when up is set */
 } gw_oauth_t;
+
+/* A jwt provider's jwks_url. */
+typedef struct gw_jwks_src {
+    struct gw_outbound *ob;
+    const md_auth_provider_conf_t *conf; /* NULL: not a jwks_url provider */
+    md_upstream_conf_t idp;           /* the JWKS URL, base_path "" */
+    md_upstream_t *client;            /* client..last_why: outbound thread only */
+    md_upstream_call_t *call;
+    md_timer_t timer;
+    uint32_t retry_ms;
+    char last_why[256];               /* the failure logged last; "" while fetches succeed */
+    md_jwks_slot_t *slot;             /* any thread; empty until the first good fetch */
+    atomic_bool attempted;
+    gw_refresh_t refresh;             /* any thread; initialized when conf is set */
+} gw_jwks_src_t;
 
 struct gw_outbound {
     pthread_t thread;
@@ -82,6 +114,9 @@ struct gw_outbound {
     pthread_cond_t cv;                /* the first attempts, on CLOCK_MONOTONIC */
     gw_oauth_t *slots;                /* one per cfg->upstreams */
     size_t nslots;
+    gw_jwks_src_t *jwks;              /* one per cfg->auth.providers */
+    size_t njwks;
+    bool stopping;                    /* outbound thread: its loop ended, start nothing */
     atomic_uint readers;
     gw_token_t *retired;              /* outbound thread only */
     md_timer_t reclaim;
@@ -127,6 +162,7 @@ static void publish(gw_oauth_t *o, const char *tok, size_t len, uint64_t life_s)
     gw_token_t *t = md_malloc(sizeof(*t) + 7 + len + 1);
     t->next = NULL;
     t->expires_ms = o->sent_ms + life_s * 1000;
+    t->published_us = md_now_us();
     t->len = 7 + len;
     memcpy(t->value, "Bearer ", 7);
     memcpy(t->value + 7, tok, len);
@@ -275,25 +311,27 @@ static void oauth_error(const md_buf_t *body, char *out, size_t cap)
     md_json_toks_free(&toks);
 }
 
-/* ---- fetching (outbound thread) ---- */
+/* ---- fetching tokens (outbound thread) ---- */
 
-static void first_attempt_done(gw_oauth_t *o)
+/* Marks a credential's first fetch as ended, for wait_first. */
+static void first_attempt_done(gw_outbound_t *ob, atomic_bool *attempted)
 {
-    if (atomic_load(&o->attempted))
+    if (atomic_load(attempted))
         return;
-    pthread_mutex_lock(&o->ob->mu);
-    atomic_store(&o->attempted, true);
-    pthread_cond_broadcast(&o->ob->cv);
-    pthread_mutex_unlock(&o->ob->mu);
+    pthread_mutex_lock(&ob->mu);
+    atomic_store(attempted, true);
+    pthread_cond_broadcast(&ob->cv);
+    pthread_mutex_unlock(&ob->mu);
 }
 
 static void fetch_failed(gw_oauth_t *o, const char *why)
 {
-    o->retry_ms = o->retry_ms ? MD_MIN(o->retry_ms * 2, (uint32_t)RETRY_MAX_MS) : RETRY_FIRST_MS;
+    o->retry_ms = gw_backoff_next(o->retry_ms, RETRY_FIRST_MS, RETRY_MAX_MS);
     fprintf(stderr, "medley: upstream '%s': cannot get an OAuth2 token from %s: %s; retrying in %u ms\n",
             o->up->name, o->up->oauth2->token.url, why, (unsigned)o->retry_ms);
     md_timer_start(o->ob->loop, &o->timer, o->retry_ms);
-    first_attempt_done(o);
+    gw_refresh_end(&o->refresh, false);
+    first_attempt_done(o->ob, &o->attempted);
 }
 
 static void on_token(md_upstream_result_t *res, void *arg)
@@ -313,7 +351,8 @@ static void on_token(md_upstream_result_t *res, void *arg)
         o->retry_ms = 0;
         uint64_t at = o->sent_ms + life_s * 800, now = now_ms();
         md_timer_start(o->ob->loop, &o->timer, at > now + 1000 ? at - now : 1000);
-        first_attempt_done(o);
+        gw_refresh_end(&o->refresh, true);
+        first_attempt_done(o->ob, &o->attempted);
     }
     if (res->body.data)
         explicit_bzero(res->body.data, res->body.len);
@@ -340,6 +379,7 @@ static void form_value(md_buf_t *b, const char *name, const char *v)
     }
 }
 
+/* Sends the token request; the caller holds the refresh's fetch. */
 static void fetch(gw_oauth_t *o)
 {
     const md_oauth2_conf_t *c = o->up->oauth2;
@@ -365,32 +405,153 @@ static void fetch(gw_oauth_t *o)
         fetch_failed(o, "the token request could not be sent");
 }
 
+/* Scheduled: the refresh at 80% of the life, or a retry. */
 static void on_timer(md_timer_t *t)
 {
-    fetch(t->data);
+    gw_oauth_t *o = t->data;
+    if (gw_refresh_begin(&o->refresh)) /* else a forced fetch is on its way */
+        fetch(o);
 }
+
+/* Posted by gw_outbound_unauthorized, which won the refresh's forced fetch. */
+static void force_token(void *arg)
+{
+    gw_oauth_t *o = arg;
+    if (o->ob->stopping || o->call) /* a running fetch's end serves the forced one too */
+        return;
+    if (!o->client) { /* an unusable URL: nothing to fetch, ever */
+        gw_refresh_end(&o->refresh, false);
+        return;
+    }
+    md_timer_stop(o->ob->loop, &o->timer);
+    fetch(o);
+}
+
+/* ---- fetching key sets (outbound thread) ---- */
+
+/* How a JWKS fetch ended: schedules the next one, logs the first failure
+ * of a streak (and each new reason), wakes the requests waiting on it. */
+static void jwks_done(gw_jwks_src_t *s, bool ok, const char *why)
+{
+    const md_auth_provider_conf_t *c = s->conf;
+    if (ok) {
+        if (s->last_why[0])
+            fprintf(stderr, "medley: auth provider '%s': JWKS fetched from %s again\n", c->name, c->jwks->url);
+        s->last_why[0] = '\0';
+        s->retry_ms = 0;
+        md_timer_start(s->ob->loop, &s->timer, c->jwks_refresh_ms);
+    } else {
+        s->retry_ms = gw_backoff_next(s->retry_ms, RETRY_FIRST_MS, JWKS_RETRY_MAX_MS);
+        if (strcmp(s->last_why, why) != 0)
+            fprintf(stderr, "medley: auth provider '%s': cannot fetch the JWKS from %s: %s; keeping the previous "
+                    "keys and retrying (1 s, doubling to 60 s)\n", c->name, c->jwks->url, why);
+        snprintf(s->last_why, sizeof(s->last_why), "%s", why);
+        md_timer_start(s->ob->loop, &s->timer, s->retry_ms);
+    }
+    gw_refresh_end(&s->refresh, ok);
+    first_attempt_done(s->ob, &s->attempted);
+}
+
+static void on_jwks(md_upstream_result_t *res, void *arg)
+{
+    gw_jwks_src_t *s = arg;
+    char why[256], err[200];
+    bool ok = false;
+    s->call = NULL;
+    if (res->error != MD_OK) {
+        snprintf(why, sizeof(why), "%s", md_strerror(res->error));
+    } else if (res->status != 200) {
+        snprintf(why, sizeof(why), "status %d", res->status);
+    } else {
+        md_jwks_t *ks = NULL;
+        if (md_jwks_parse(res->body.data ? res->body.data : "", res->body.len, &ks, err, sizeof(err)) == MD_OK) {
+            md_jwks_slot_replace(s->slot, ks);
+            ok = true;
+        } else {
+            snprintf(why, sizeof(why), "not a usable JWKS: %s", err);
+        }
+    }
+    md_buf_free(&res->body);
+    jwks_done(s, ok, ok ? "" : why);
+}
+
+/* Sends the JWKS request; the caller holds the refresh's fetch. */
+static void jwks_fetch(gw_jwks_src_t *s)
+{
+    static const md_header_t hs[] = { { "Accept", 6, "application/jwk-set+json, application/json", 42 } };
+    const char *base = s->conf->jwks->base_path;
+    const char *path = base[0] ? base : "/";
+    md_upstream_req_t r = { "GET", path, strlen(path), hs, 1, NULL, 0, 0 };
+    s->call = md_upstream_call(s->client, &r, on_jwks, s);
+    if (!s->call)
+        jwks_done(s, false, "the request could not be sent");
+}
+
+static void on_jwks_timer(md_timer_t *t)
+{
+    gw_jwks_src_t *s = t->data;
+    if (gw_refresh_begin(&s->refresh)) /* else a forced fetch is on its way */
+        jwks_fetch(s);
+}
+
+/* Posted by gw_jwks_force, which won the refresh's forced fetch. */
+static void force_jwks(void *arg)
+{
+    gw_jwks_src_t *s = arg;
+    if (s->ob->stopping || s->call) /* a running fetch's end serves the forced one too */
+        return;
+    if (!s->client) { /* an unusable URL: nothing to fetch, ever */
+        gw_refresh_end(&s->refresh, false);
+        return;
+    }
+    md_timer_stop(s->ob->loop, &s->timer);
+    jwks_fetch(s);
+}
+
+/* ---- the outbound thread ---- */
 
 static void stop_loop(void *arg)
 {
-    md_loop_stop(arg);
+    gw_outbound_t *ob = arg;
+    ob->stopping = true;
+    md_loop_stop(ob->loop);
 }
 
-static void *outbound_main(void *arg)
+/* The clients and first fetches (unless a forced one is on its way). A
+ * URL whose bytes the client refuses (host or path) can never be fetched:
+ * its first attempt ends at once, and forced fetches end as they start. */
+static void start_fetches(gw_outbound_t *ob)
 {
-    gw_outbound_t *ob = arg;
     for (size_t i = 0; i < ob->nslots; i++) {
         gw_oauth_t *o = &ob->slots[i];
         if (!o->up)
             continue;
         o->client = md_upstream_new(ob->loop, &o->idp, 1);
-        if (o->client) {
+        if (!o->client) {
+            fprintf(stderr, "medley: upstream '%s': the OAuth2 token URL cannot be used\n", o->up->name);
+            first_attempt_done(ob, &o->attempted);
+        } else if (gw_refresh_begin(&o->refresh)) {
             fetch(o);
-            continue;
         }
-        /* Bad bytes in the URL's host or path: no retry can help. */
-        fprintf(stderr, "medley: upstream '%s': the OAuth2 token URL cannot be used\n", o->up->name);
-        first_attempt_done(o);
     }
+    for (size_t i = 0; i < ob->njwks; i++) {
+        gw_jwks_src_t *s = &ob->jwks[i];
+        if (!s->conf)
+            continue;
+        s->client = md_upstream_new(ob->loop, &s->idp, 1);
+        if (!s->client) {
+            fprintf(stderr, "medley: auth provider '%s': the jwks_url cannot be used\n", s->conf->name);
+            first_attempt_done(ob, &s->attempted);
+        } else if (gw_refresh_begin(&s->refresh)) {
+            jwks_fetch(s);
+        }
+    }
+}
+
+static void *outbound_main(void *arg)
+{
+    gw_outbound_t *ob = arg;
+    start_fetches(ob);
     md_loop_run(ob->loop);
     for (size_t i = 0; i < ob->nslots; i++) {
         gw_oauth_t *o = &ob->slots[i];
@@ -398,20 +559,96 @@ static void *outbound_main(void *arg)
         md_timer_stop(ob->loop, &o->timer);
         md_upstream_free(o->client);
     }
+    for (size_t i = 0; i < ob->njwks; i++) {
+        gw_jwks_src_t *s = &ob->jwks[i];
+        md_upstream_cancel(s->call);
+        md_timer_stop(ob->loop, &s->timer);
+        md_upstream_free(s->client);
+    }
     md_timer_stop(ob->loop, &ob->reclaim);
     return NULL;
 }
 
+/* ---- requests asking for an early fetch (any thread) ---- */
+
+void gw_outbound_unauthorized(md_gateway_t *gw, size_t upstream, const md_upstream_result_t *res)
+{
+    gw_outbound_t *ob = gw->outbound;
+    if (res->error != MD_OK || res->status != 401 || !ob || !ob->running || upstream >= ob->nslots ||
+        !ob->slots[upstream].up)
+        return;
+    gw_oauth_t *o = &ob->slots[upstream];
+    /* The call carried the current token only if that token was published
+     * before the call started; a 401 to an older one says nothing. */
+    uint64_t now = md_now_us(), sent = now - MD_MIN(res->duration_us, now);
+    atomic_fetch_add(&ob->readers, 1);
+    gw_token_t *t = atomic_load(&o->current);
+    bool current = t && t->published_us <= sent;
+    atomic_fetch_sub(&ob->readers, 1);
+    if (current && gw_refresh_force(&o->refresh, now / 1000, NULL) == GW_REFRESH_STARTED)
+        md_loop_post(ob->loop, force_token, o);
+}
+
+static gw_jwks_src_t *jwks_src(const md_gateway_t *gw, size_t provider)
+{
+    gw_outbound_t *ob = gw->outbound;
+    return ob && provider < ob->njwks && ob->jwks[provider].conf ? &ob->jwks[provider] : NULL;
+}
+
+md_jwks_t *gw_jwks_acquire(md_gateway_t *gw, size_t provider)
+{
+    gw_jwks_src_t *s = jwks_src(gw, provider);
+    return s ? md_jwks_slot_acquire(s->slot) : NULL;
+}
+
+int gw_jwks_force(md_gateway_t *gw, size_t provider, gw_refresh_waiter_t *w)
+{
+    gw_jwks_src_t *s = jwks_src(gw, provider);
+    if (!s || !s->ob->running)
+        return MD_ERR;
+    int rc = gw_refresh_force(&s->refresh, md_now_us() / 1000, w);
+    if (rc == GW_REFRESH_STARTED)
+        md_loop_post(s->ob->loop, force_jwks, s);
+    return rc;
+}
+
+bool gw_jwks_cancel(md_gateway_t *gw, size_t provider, gw_refresh_waiter_t *w)
+{
+    gw_jwks_src_t *s = jwks_src(gw, provider);
+    return s && gw_refresh_cancel(&s->refresh, w);
+}
+
+int gw_jwks_stats(md_gateway_t *gw, size_t provider, gw_refresh_stats_t *st)
+{
+    gw_jwks_src_t *s = jwks_src(gw, provider);
+    if (!s)
+        return MD_ENOTFOUND;
+    gw_refresh_get_stats(&s->refresh, st);
+    return MD_OK;
+}
+
+int gw_oauth_stats(md_gateway_t *gw, size_t upstream, gw_refresh_stats_t *st)
+{
+    gw_outbound_t *ob = gw->outbound;
+    if (!ob || upstream >= ob->nslots || !ob->slots[upstream].up)
+        return MD_ENOTFOUND;
+    gw_refresh_get_stats(&ob->slots[upstream].refresh, st);
+    return MD_OK;
+}
+
 /* ---- life cycle ---- */
 
-/* Waits until every slot's first fetch ended, at most the longest token
- * timeout and a bit: the first requests then find a token. */
+/* Waits until every credential's first fetch ended, at most the longest
+ * fetch timeout and a bit: the first requests then find a token and keys. */
 static void wait_first(gw_outbound_t *ob)
 {
     uint32_t longest = 0;
     for (size_t i = 0; i < ob->nslots; i++)
         if (ob->slots[i].up)
             longest = MD_MAX(longest, ob->slots[i].idp.timeout_ms);
+    for (size_t i = 0; i < ob->njwks; i++)
+        if (ob->jwks[i].conf)
+            longest = MD_MAX(longest, ob->jwks[i].idp.timeout_ms);
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     uint64_t ns = (uint64_t)ts.tv_nsec + ((uint64_t)longest + 500) * 1000000u;
@@ -422,16 +659,21 @@ static void wait_first(gw_outbound_t *ob)
         bool all = true;
         for (size_t i = 0; i < ob->nslots; i++)
             all &= !ob->slots[i].up || atomic_load(&ob->slots[i].attempted);
+        for (size_t i = 0; i < ob->njwks; i++)
+            all &= !ob->jwks[i].conf || atomic_load(&ob->jwks[i].attempted);
         if (all || pthread_cond_timedwait(&ob->cv, &ob->mu, &ts) != 0)
             break;
     }
     pthread_mutex_unlock(&ob->mu);
 }
 
-static bool any_oauth2(const md_config_t *cfg)
+static bool any_fetch(const md_config_t *cfg)
 {
     for (size_t i = 0; i < cfg->nupstreams; i++)
         if (cfg->upstreams[i].oauth2)
+            return true;
+    for (size_t i = 0; i < cfg->auth.nproviders; i++)
+        if (cfg->auth.providers[i].jwks)
             return true;
     return false;
 }
@@ -440,8 +682,17 @@ static void outbound_free(gw_outbound_t *ob)
 {
     if (ob->loop)
         md_loop_free(ob->loop);
-    for (size_t i = 0; i < ob->nslots; i++)
+    for (size_t i = 0; i < ob->nslots; i++) {
         token_free(atomic_load(&ob->slots[i].current));
+        if (ob->slots[i].up)
+            gw_refresh_destroy(&ob->slots[i].refresh);
+    }
+    for (size_t i = 0; i < ob->njwks; i++) {
+        if (!ob->jwks[i].conf)
+            continue;
+        gw_refresh_destroy(&ob->jwks[i].refresh);
+        md_jwks_slot_free(ob->jwks[i].slot);
+    }
     while (ob->retired) {
         gw_token_t *t = ob->retired;
         ob->retired = t->next;
@@ -450,31 +701,16 @@ static void outbound_free(gw_outbound_t *ob)
     pthread_mutex_destroy(&ob->mu);
     pthread_cond_destroy(&ob->cv);
     md_free(ob->slots);
+    md_free(ob->jwks);
     md_free(ob);
 }
 
 static int digest_key_init(void);
 
-int gw_outbound_init(md_gateway_t *gw, md_diag_t *diag)
+static void init_slots(gw_outbound_t *ob, const md_config_t *cfg)
 {
-    const md_config_t *cfg = gw->cfg;
-    if (digest_key_init() != MD_OK) {
-        snprintf(diag->file, sizeof(diag->file), "%s", cfg->file);
-        snprintf(diag->msg, sizeof(diag->msg), "no kernel randomness for the cache key digests");
-        return MD_ERR;
-    }
-    if (!any_oauth2(cfg))
-        return MD_OK;
-    gw_outbound_t *ob = md_calloc(1, sizeof(*ob));
-    pthread_mutex_init(&ob->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&ob->cv, &ca);
-    pthread_condattr_destroy(&ca);
-    ob->slots = md_calloc(cfg->nupstreams, sizeof(*ob->slots));
+    ob->slots = md_calloc(cfg->nupstreams ? cfg->nupstreams : 1, sizeof(*ob->slots));
     ob->nslots = cfg->nupstreams;
-    md_timer_init(&ob->reclaim, on_reclaim, ob);
     for (size_t i = 0; i < cfg->nupstreams; i++) {
         gw_oauth_t *o = &ob->slots[i];
         o->ob = ob;
@@ -484,7 +720,43 @@ int gw_outbound_init(md_gateway_t *gw, md_diag_t *diag)
         o->up = &cfg->upstreams[i];
         o->idp = o->up->oauth2->token;
         o->idp.base_path = "";
+        gw_refresh_init(&o->refresh, GW_REFRESH_FORCE_INTERVAL_MS, 0);
     }
+    ob->jwks = md_calloc(cfg->auth.nproviders ? cfg->auth.nproviders : 1, sizeof(*ob->jwks));
+    ob->njwks = cfg->auth.nproviders;
+    for (size_t i = 0; i < ob->njwks; i++) {
+        gw_jwks_src_t *s = &ob->jwks[i];
+        s->ob = ob;
+        md_timer_init(&s->timer, on_jwks_timer, s);
+        if (!cfg->auth.providers[i].jwks)
+            continue;
+        s->conf = &cfg->auth.providers[i];
+        s->idp = *s->conf->jwks;
+        s->idp.base_path = "";
+        s->slot = md_jwks_slot_new(NULL);
+        gw_refresh_init(&s->refresh, GW_REFRESH_FORCE_INTERVAL_MS, GW_REFRESH_MAX_WAITERS);
+    }
+}
+
+int gw_outbound_init(md_gateway_t *gw, md_diag_t *diag)
+{
+    const md_config_t *cfg = gw->cfg;
+    if (digest_key_init() != MD_OK) {
+        snprintf(diag->file, sizeof(diag->file), "%s", cfg->file);
+        snprintf(diag->msg, sizeof(diag->msg), "no kernel randomness for the cache key digests");
+        return MD_ERR;
+    }
+    if (!any_fetch(cfg))
+        return MD_OK;
+    gw_outbound_t *ob = md_calloc(1, sizeof(*ob));
+    pthread_mutex_init(&ob->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&ob->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    md_timer_init(&ob->reclaim, on_reclaim, ob);
+    init_slots(ob, cfg);
     gw->outbound = ob;
     return MD_OK;
 }
@@ -502,7 +774,7 @@ int gw_outbound_start(md_gateway_t *gw)
     }
     pthread_mutex_unlock(&ob->mu);
     if (ob->failed) {
-        fprintf(stderr, "medley: cannot start the OAuth2 token thread\n");
+        fprintf(stderr, "medley: cannot start the outbound credentials thread\n");
         return MD_ERR;
     }
     wait_first(ob);
@@ -515,7 +787,7 @@ void gw_outbound_fini(md_gateway_t *gw)
     if (!ob)
         return;
     if (ob->running) {
-        md_loop_post(ob->loop, stop_loop, ob->loop);
+        md_loop_post(ob->loop, stop_loop, ob);
         pthread_join(ob->thread, NULL);
     }
     outbound_free(ob);

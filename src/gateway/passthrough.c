@@ -13,6 +13,9 @@
 typedef struct gw_pass {
     md_http_req_t *req;
     md_upstream_call_t *call;
+    md_gateway_t *gw;
+    size_t upstream;
+    uint64_t started_us;        /* when the call started: which token it carried */
     bool head_sent;
     bool finished;
     uint64_t streamed;          /* body bytes passed on to the client */
@@ -48,6 +51,10 @@ static void on_head(void *arg, int status, const md_header_t *headers, size_t n,
     md_tm_req_t *t = p->req->telemetry;
     if (t && t->ncalls)
         t->calls[0].status = status > 0 && status < 1000 ? (uint16_t)status : 0;
+    if (status == 401) { /* an oauth2 upstream refusing our token: fetch anew */
+        md_upstream_result_t r = { .error = MD_OK, .status = status, .duration_us = md_now_us() - p->started_us };
+        gw_outbound_unauthorized(p->gw, p->upstream, &r);
+    }
     md_header_t *out = md_pool_alloc(p->req->pool, (n ? n : 1) * sizeof(*out));
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
@@ -133,6 +140,9 @@ void gw_passthrough(gw_worker_t *w, const gw_endpoint_t *ep, gw_inputs_t *in)
     }
     gw_pass_t *p = md_pool_calloc(req->pool, sizeof(*p));
     p->req = req;
+    p->gw = w->gw;
+    p->upstream = b->upstream;
+    p->started_us = md_now_us();
     req->app_data = p;
     req->on_abort = on_abort;
     p->call = md_upstream_stream(w->upstreams[b->upstream], &ureq, &cbs, p);

@@ -12,6 +12,14 @@
  *   calls        ncallrows x 9 outcomes
  *   call hist    nnames x (14 buckets, +Inf, sum of microseconds)
  *   upstreams    nupstreams x (open, idle)     gauges, stored not added
+ *   cache        ncallrows x 7 outcomes, then 4 Redis client values
+ *   rate limits  nrlrows 429 counts (label, limit), then 2 Redis outcomes
+ *
+ * Process-wide values live outside the blocks, stored by whichever worker
+ * publishes them: the cache store's gauges, and the counters of the
+ * credentials fetched in the background (a jwks_url provider's fetches,
+ * forced fetches and key count; an oauth2 upstream's token fetches and
+ * forced fetches), whose families exist only when the config has one.
  *
  * Buckets are kept per bucket (one increment per observation) and made
  * cumulative when rendered. The rows of an endpoint's configured method and
@@ -39,6 +47,8 @@
 #define NOUT MD_TM_NOUTCOMES
 #define NCACHE 7                                 /* md_cs_outcome_t values */
 #define NREDIS 4                                 /* per worker: up, errors, timeouts, refused */
+#define NJWKS 4                                  /* per jwks_url provider: ok, failed, forced, keys */
+#define NOAUTH 3                                 /* per oauth2 upstream: ok, failed, forced */
 /* One series' label pairs: config paths are at most 2 KiB, 4 KiB escaped. */
 #define LABELS_MAX 4400
 
@@ -69,6 +79,13 @@ typedef struct call_row {
     size_t name;
 } call_row_t;
 
+/* A (endpoint label, rate limit) pair: GET and POST of one path with the
+ * same limit share a row. */
+typedef struct rl_row {
+    size_t label;
+    size_t limit;               /* index into cfg->rate_limits */
+} rl_row_t;
+
 struct md_metrics {
     const md_config_t *cfg;
     int nworkers;
@@ -91,10 +108,24 @@ struct md_metrics {
     size_t *be_name;
     size_t nupstreams;
     char **upstreams;
-    size_t off_req, off_req_h, off_call, off_call_h, off_up, off_cache, off_redis;
+    size_t nrlrows;             /* at most 8 per endpoint */
+    rl_row_t *rlrows;
+    size_t *ep_rl_first;        /* endpoint -> its first entry in rl_row_of */
+    size_t *rl_row_of;          /* (endpoint, i-th limit of it) -> row */
+    char **rlnames;             /* cfg->rate_limits names, escaped */
+    size_t off_req, off_req_h, off_call, off_call_h, off_up, off_cache, off_redis, off_rl, off_rl_redis;
     bool cached;                /* some backend has a cache policy: print the cache families */
     bool redis;                 /* cache.store is redis */
+    bool limited;               /* some endpoint has a rate limit: print medley_rate_limited_total */
+    bool rl_redis;              /* some rate limit has store: redis */
     ctr_t store[3];             /* entries, bytes, evictions (md_metrics_cache_store) */
+    size_t nproviders;          /* cfg->auth.nproviders */
+    char **providers;           /* escaped names of jwks_url providers; NULL for the others */
+    ctr_t *jwks;                /* nproviders x NJWKS (md_metrics_jwks) */
+    char **oauth2_names;        /* upstreams[u] when it has oauth2, else NULL (borrowed) */
+    ctr_t *oauth2;              /* nupstreams x NOAUTH (md_metrics_oauth2) */
+    bool has_jwks;              /* some provider has jwks_url: print the medley_jwks_* families */
+    bool has_oauth2;            /* some upstream has oauth2: print the medley_oauth2_* families */
 };
 
 /* ---- escaping ---- */
@@ -251,6 +282,61 @@ static void build_backends(md_metrics_t *m)
     md_free(bname);
 }
 
+static void build_limits(md_metrics_t *m)
+{
+    const md_config_t *cfg = m->cfg;
+    m->ep_rl_first = md_calloc(cfg->nendpoints + 1, sizeof(*m->ep_rl_first));
+    size_t n = 0;
+    for (size_t e = 0; e < cfg->nendpoints; e++)
+        n += cfg->endpoints[e].nrate_limits;
+    m->rlrows = md_calloc(n + 1, sizeof(*m->rlrows));
+    m->rl_row_of = md_calloc(n + 1, sizeof(*m->rl_row_of));
+    size_t k = 0;
+    for (size_t e = 0; e < cfg->nendpoints; e++) {
+        m->ep_rl_first[e] = k;
+        for (size_t i = 0; i < cfg->endpoints[e].nrate_limits; i++, k++) {
+            rl_row_t want = { m->ep_label[e], cfg->endpoints[e].rate_limits[i] };
+            size_t r = 0;
+            while (r < m->nrlrows && (m->rlrows[r].label != want.label || m->rlrows[r].limit != want.limit))
+                r++;
+            if (r == m->nrlrows)
+                m->rlrows[m->nrlrows++] = want;
+            m->rl_row_of[k] = r;
+        }
+    }
+    m->rlnames = md_calloc(cfg->nrate_limits + 1, sizeof(*m->rlnames));
+    for (size_t l = 0; l < cfg->nrate_limits; l++) {
+        m->rlnames[l] = escaped(cfg->rate_limits[l].name);
+        m->rl_redis |= cfg->rate_limits[l].redis;
+    }
+    m->limited = m->nrlrows > 0;
+}
+
+/* The background credentials' slots: one per provider and per upstream,
+ * so the config's indices are the slots' (unused ones stay 0, unprinted). */
+static void build_creds(md_metrics_t *m)
+{
+    const md_config_t *cfg = m->cfg;
+    m->nproviders = cfg->auth.nproviders;
+    m->providers = md_calloc(m->nproviders + 1, sizeof(*m->providers));
+    for (size_t p = 0; p < m->nproviders; p++) {
+        if (cfg->auth.providers[p].type == MD_AUTH_JWT && cfg->auth.providers[p].jwks) {
+            m->providers[p] = escaped(cfg->auth.providers[p].name);
+            m->has_jwks = true;
+        }
+    }
+    m->oauth2_names = md_calloc(m->nupstreams + 1, sizeof(*m->oauth2_names));
+    for (size_t u = 0; u < m->nupstreams; u++) {
+        if (cfg->upstreams[u].oauth2) {
+            m->oauth2_names[u] = m->upstreams[u];
+            m->has_oauth2 = true;
+        }
+    }
+    /* Zeroed memory is a valid zero for these lock-free atomics. */
+    m->jwks = md_calloc(m->nproviders * NJWKS + 1, sizeof(*m->jwks));
+    m->oauth2 = md_calloc(m->nupstreams * NOAUTH + 1, sizeof(*m->oauth2));
+}
+
 static void build_blocks(md_metrics_t *m)
 {
     size_t per_line = CACHE_LINE / sizeof(ctr_t);
@@ -261,7 +347,9 @@ static void build_blocks(md_metrics_t *m)
     m->off_up = m->off_call_h + m->nnames * HSLOTS;
     m->off_cache = m->off_up + m->nupstreams * 3;
     m->off_redis = m->off_cache + m->ncallrows * NCACHE;
-    size_t n = m->off_redis + NREDIS;
+    m->off_rl = m->off_redis + NREDIS;
+    m->off_rl_redis = m->off_rl + m->nrlrows;
+    size_t n = m->off_rl_redis + 2;
     m->stride = (n + per_line - 1) / per_line * per_line;
     /* Zeroed memory is a valid zero for these lock-free atomics. */
     m->mem = md_calloc((size_t)m->nworkers * m->stride * sizeof(ctr_t) + CACHE_LINE, 1);
@@ -281,6 +369,8 @@ md_metrics_t *md_metrics_new(const md_config_t *cfg, int nworkers)
     m->upstreams = md_calloc(cfg->nupstreams + 1, sizeof(*m->upstreams));
     for (size_t u = 0; u < cfg->nupstreams; u++)
         m->upstreams[u] = escaped(cfg->upstreams[u].name);
+    build_limits(m);
+    build_creds(m);
     build_blocks(m);
     for (size_t e = 0; e < cfg->nendpoints; e++)
         for (size_t i = 0; i < cfg->endpoints[e].nbackends; i++)
@@ -303,6 +393,14 @@ void md_metrics_free(md_metrics_t *m)
     free_strings(m->labels, m->nlabels);
     free_strings(m->names, m->nnames);
     free_strings(m->upstreams, m->nupstreams);
+    free_strings(m->rlnames, m->cfg->nrate_limits);
+    md_free(m->rlrows);
+    md_free(m->ep_rl_first);
+    md_free(m->rl_row_of);
+    free_strings(m->providers, m->nproviders);
+    md_free(m->jwks);
+    md_free(m->oauth2);
+    md_free(m->oauth2_names);
     md_free(m->ep_label);
     md_free(m->rows);
     md_free(m->ep_row);
@@ -426,6 +524,49 @@ void md_metrics_redis(md_metrics_t *m, int worker, bool up, uint64_t errors, uin
     atomic_store_explicit(&r[1], errors, memory_order_relaxed);
     atomic_store_explicit(&r[2], timeouts, memory_order_relaxed);
     atomic_store_explicit(&r[3], refused, memory_order_relaxed);
+}
+
+void md_metrics_rate_limited(md_metrics_t *m, int worker, int endpoint, size_t limit)
+{
+    if (!m || worker < 0 || worker >= m->nworkers || endpoint < 0 || (size_t)endpoint >= m->cfg->nendpoints)
+        return;
+    const md_endpoint_conf_t *e = &m->cfg->endpoints[endpoint];
+    for (size_t i = 0; i < e->nrate_limits; i++) {
+        if (e->rate_limits[i] == limit) {
+            bump(&block_of(m, worker)[m->off_rl + m->rl_row_of[m->ep_rl_first[endpoint] + i]], 1);
+            return;
+        }
+    }
+}
+
+void md_metrics_rate_limit_redis(md_metrics_t *m, int worker, bool fallback)
+{
+    if (!m || worker < 0 || worker >= m->nworkers)
+        return;
+    bump(&block_of(m, worker)[m->off_rl_redis + (fallback ? 1 : 0)], 1);
+}
+
+static void store_fetches(ctr_t *c, const md_metrics_fetches_t *f)
+{
+    atomic_store_explicit(&c[0], f->ok, memory_order_relaxed);
+    atomic_store_explicit(&c[1], f->failed, memory_order_relaxed);
+    atomic_store_explicit(&c[2], f->forced, memory_order_relaxed);
+}
+
+void md_metrics_jwks(md_metrics_t *m, size_t provider, const md_metrics_fetches_t *f, uint64_t keys)
+{
+    if (!m || !f || provider >= m->nproviders || !m->providers[provider])
+        return;
+    ctr_t *c = m->jwks + provider * NJWKS;
+    store_fetches(c, f);
+    atomic_store_explicit(&c[3], keys, memory_order_relaxed);
+}
+
+void md_metrics_oauth2(md_metrics_t *m, size_t upstream, const md_metrics_fetches_t *f)
+{
+    if (!m || !f || upstream >= m->nupstreams || !m->oauth2_names[upstream])
+        return;
+    store_fetches(m->oauth2 + upstream * NOAUTH, f);
 }
 
 /* ---- rendering ---- */
@@ -629,6 +770,91 @@ static int render_cache(const md_metrics_t *m, md_buf_t *out)
     return m->redis ? render_redis(m, out) : MD_OK;
 }
 
+/* Every (endpoint, limit) row from the start, like the backend calls, so
+ * that rate() sees the first 429. */
+static int render_limits(const md_metrics_t *m, md_buf_t *out)
+{
+    TRY(family(out, "medley_rate_limited_total", "counter",
+               "Requests answered 429 because a rate limit was used up, by endpoint and limit."));
+    for (size_t r = 0; r < m->nrlrows; r++)
+        TRY(md_buf_printf(out, "medley_rate_limited_total{endpoint=\"%s\",limit=\"%s\"} %llu\n",
+                          m->labels[m->rlrows[r].label], m->rlnames[m->rlrows[r].limit],
+                          (unsigned long long)total(m, m->off_rl + r)));
+    if (!m->rl_redis)
+        return MD_OK;
+    TRY(family(out, "medley_rate_limit_redis_total", "counter",
+               "Decisions of limits with store: redis: made by Redis (ok), or by this process's own bucket "
+               "because Redis was down, late or answered nonsense (fallback)."));
+    TRY(md_buf_printf(out, "medley_rate_limit_redis_total{outcome=\"ok\"} %llu\n",
+                      (unsigned long long)total(m, m->off_rl_redis)));
+    return md_buf_printf(out, "medley_rate_limit_redis_total{outcome=\"fallback\"} %llu\n",
+                         (unsigned long long)total(m, m->off_rl_redis + 1));
+}
+
+/* One family over the credentials of one kind: `key` names the label,
+ * names[i] (NULL: no such credential) its value, and slot `slot` of
+ * vals[i * stride ..] the value; with `results`, the series
+ * result="ok" (slot) and result="failed" (slot + 1). */
+typedef struct cred_family {
+    const char *name, *type, *help, *key;
+    char *const *names;
+    size_t n;
+    const ctr_t *vals;
+    size_t stride, slot;
+    bool results;
+} cred_family_t;
+
+static int render_cred_family(md_buf_t *out, const cred_family_t *f)
+{
+    static const char *const results[2] = { "ok", "failed" };
+    TRY(family(out, f->name, f->type, f->help));
+    for (size_t i = 0; i < f->n; i++) {
+        if (!f->names[i])
+            continue;
+        const ctr_t *c = f->vals + i * f->stride + f->slot;
+        if (!f->results) {
+            TRY(md_buf_printf(out, "%s{%s=\"%s\"} %llu\n", f->name, f->key, f->names[i],
+                              (unsigned long long)atomic_load_explicit(c, memory_order_relaxed)));
+            continue;
+        }
+        for (size_t r = 0; r < MD_ARRAY_LEN(results); r++)
+            TRY(md_buf_printf(out, "%s{%s=\"%s\",result=\"%s\"} %llu\n", f->name, f->key, f->names[i], results[r],
+                              (unsigned long long)atomic_load_explicit(&c[r], memory_order_relaxed)));
+    }
+    return MD_OK;
+}
+
+/* Only the kinds the config has; every such credential from the start. */
+static int render_creds(const md_metrics_t *m, md_buf_t *out)
+{
+    const cred_family_t fams[] = {
+        { "medley_jwks_fetches_total", "counter",
+          "JWKS fetches of jwt providers with jwks_url (at start, scheduled and forced), by provider and result "
+          "(ok: a new key set installed; failed: the previous one kept).",
+          "provider", m->providers, m->nproviders, m->jwks, NJWKS, 0, true },
+        { "medley_jwks_forced_fetches_total", "counter",
+          "Early JWKS fetches asked for by a token naming an unknown kid (at most one per 10 s per provider).",
+          "provider", m->providers, m->nproviders, m->jwks, NJWKS, 2, false },
+        { "medley_jwks_keys", "gauge", "Keys in the provider's current JWKS (0: none fetched yet).", "provider",
+          m->providers, m->nproviders, m->jwks, NJWKS, 3, false },
+    };
+    const cred_family_t ofams[] = {
+        { "medley_oauth2_token_fetches_total", "counter",
+          "OAuth2 client-credentials token fetches of upstreams with oauth2 (at start, scheduled and forced), by "
+          "upstream and result (ok: a new token installed; failed: the previous one kept until it expires).",
+          "upstream", m->oauth2_names, m->nupstreams, m->oauth2, NOAUTH, 0, true },
+        { "medley_oauth2_forced_fetches_total", "counter",
+          "Early token fetches asked for by a backend answering 401 to the current token (at most one per 10 s "
+          "per upstream).",
+          "upstream", m->oauth2_names, m->nupstreams, m->oauth2, NOAUTH, 2, false },
+    };
+    for (size_t k = 0; m->has_jwks && k < MD_ARRAY_LEN(fams); k++)
+        TRY(render_cred_family(out, &fams[k]));
+    for (size_t k = 0; m->has_oauth2 && k < MD_ARRAY_LEN(ofams); k++)
+        TRY(render_cred_family(out, &ofams[k]));
+    return MD_OK;
+}
+
 int md_metrics_render(const md_metrics_t *m, const md_metrics_gauges_t *g, md_buf_t *out)
 {
     size_t start = out->len;
@@ -647,8 +873,12 @@ int md_metrics_render(const md_metrics_t *m, const md_metrics_gauges_t *g, md_bu
         rc = render_calls(m, out);
     if (rc == MD_OK)
         rc = render_gauges(m, g ? g : &none, out);
+    if (rc == MD_OK && m->limited)
+        rc = render_limits(m, out);
     if (rc == MD_OK && m->cached)
         rc = render_cache(m, out);
+    if (rc == MD_OK && (m->has_jwks || m->has_oauth2))
+        rc = render_creds(m, out);
     if (rc != MD_OK) {
         out->len = start;
         if (out->data)

@@ -66,6 +66,30 @@ typedef struct md_metrics_store {
 void md_metrics_cache_store(md_metrics_t *m, const md_metrics_store_t *st);
 void md_metrics_redis(md_metrics_t *m, int worker, bool up, uint64_t errors, uint64_t timeouts, uint64_t refused);
 
+/* A 429 answered because limit `limit` (index into cfg->rate_limits) of
+ * `endpoint` was used up. A limit the endpoint does not have is ignored. */
+void md_metrics_rate_limited(md_metrics_t *m, int worker, int endpoint, size_t limit);
+
+/* One decision of a limit with `store: redis`: made by Redis, or by the
+ * local bucket (`fallback`: Redis down, late or answering nonsense). */
+void md_metrics_rate_limit_redis(md_metrics_t *m, int worker, bool fallback);
+
+/* A credential the gateway fetches in the background, as its bookkeeping
+ * counts it (gateway/refresh.h): fetches that installed a new one, fetches
+ * that failed (the previous one kept), and early fetches that requests
+ * asked for (a token naming an unknown kid, a backend answering 401). */
+typedef struct md_metrics_fetches {
+    uint64_t ok, failed, forced;
+} md_metrics_fetches_t;
+
+/* Process-wide, so one worker publishes them on its tick, like the
+ * store's: jwt provider `provider` (index into cfg->auth.providers) with
+ * jwks_url and the keys in its current set (0: none yet), and upstream
+ * `upstream` (index into cfg->upstreams) with oauth2. Values are stored,
+ * not added. A provider or upstream without such a credential is ignored. */
+void md_metrics_jwks(md_metrics_t *m, size_t provider, const md_metrics_fetches_t *f, uint64_t keys);
+void md_metrics_oauth2(md_metrics_t *m, size_t upstream, const md_metrics_fetches_t *f);
+
 /* Process-wide values the registry does not count itself. */
 typedef struct md_metrics_gauges {
     uint64_t requests_in_flight;

@@ -1,20 +1,23 @@
 /*
- * otlp.c - the span queue, its exporter thread, the OTLP/HTTP JSON encoding
- * and the one blocking POST per batch (contract in otlp.h).
+ * otlp.c - the span queue, its exporter thread, the OTLP/HTTP encodings
+ * (protobuf, the wire primitives in protobuf.c, and JSON) and the one
+ * blocking POST per batch on a kept-alive connection (contract in otlp.h).
  *
  * Locking: `mu` guards the ring's indexes (head, len), `stop` and the
  * wake-up; it is held only to copy records in, or to move the indexes.
  * The exporter reads a batch in place, outside the lock: its records stay
  * counted in `len` (so no worker writes over them) until it has encoded
  * them, then it releases them and sends. The exporter's own state (body
- * buffer, resolved address) is touched by one thread at a time: the
- * exporter, or whoever calls md_otlp_flush when none runs.
+ * buffer, resolved address, kept connection) is touched by one thread at
+ * a time: the exporter, or whoever calls md_otlp_flush when none runs.
  */
 #include "telemetry/otlp.h"
 
 #include "core/alloc.h"
 #include "core/loop.h"
+#include "http/parser.h"
 #include "json/write.h"
+#include "telemetry/protobuf.h"
 #include "telemetry/record.h"
 
 #include <errno.h>
@@ -39,8 +42,18 @@
  * byte) twice, and every byte of path and host escaped as \u00XX. Real
  * spans take ~500 bytes. */
 #define SPAN_JSON_MAX (32 * 1024)
+/* The same in protobuf: the route twice as it is, path and host bytes
+ * that are not UTF-8 tripled (U+FFFD), tags and lengths. Real spans take
+ * ~200 bytes. */
+#define SPAN_PB_MAX (8 * 1024)
 
-/* A backend's span strings, JSON-escaped (without quotes) at startup. */
+#define OTLP_IDLE_MS 4000       /* a kept connection idle longer is not reused */
+#define OTLP_BODY_MAX 65536     /* a longer answer body is not read: the connection closes */
+#define OTLP_HEADERS_MAX 32     /* answer headers parsed to judge keep-alive */
+#define OTLP_TAIL_MS 100        /* the answer's head and body after its status line */
+
+/* A backend's span strings, prepared at startup for the protocol in use
+ * (JSON-escaped without quotes, or valid UTF-8). */
 typedef struct otlp_backend {
     md_str_t name, method, host;
     uint16_t port;
@@ -49,7 +62,8 @@ typedef struct otlp_backend {
 struct md_otlp {
     const md_config_t *cfg;
     const md_telemetry_conf_t *tc;
-    md_str_t service;           /* escaped once, like the tables below */
+    bool pb;                    /* otlp_protocol: http/protobuf (else http/json) */
+    md_str_t service;           /* prepared once, like the tables below */
     md_str_t *route;            /* endpoint -> its path */
     size_t *ep_first;           /* endpoint -> global index of its first backend */
     otlp_backend_t *be;
@@ -64,9 +78,11 @@ struct md_otlp {
     atomic_uint_least64_t exported, dropped, failures;
     /* The exporter's own (one thread at a time). */
     md_buf_t body;
-    md_buf_t req_head;           /* the POST head */
+    md_buf_t req_head;          /* the POST head */
     struct sockaddr_storage addr;
     socklen_t addrlen;          /* 0: resolve before the next connect */
+    int fd;                     /* the kept connection, -1 when none */
+    uint64_t idle_since_us;     /* when its last answer was read */
 };
 
 /* ---- make / free ---- */
@@ -82,11 +98,13 @@ md_otlp_t *md_otlp_new(const md_config_t *cfg)
     md_otlp_t *x = md_calloc(1, sizeof(*x));
     x->cfg = cfg;
     x->tc = tc;
+    x->pb = tc->otlp_protocol == MD_OTLP_PROTOBUF;
+    x->fd = -1;
     x->cap = tc->otlp_queue;
     /* calloc'd pages are not resident until spans reach them. */
     x->ring = md_calloc(x->cap, sizeof(*x->ring));
     build_tables(x);
-    md_buf_init(&x->body, (size_t)tc->otlp_batch * SPAN_JSON_MAX + 4096);
+    md_buf_init(&x->body, (size_t)tc->otlp_batch * (x->pb ? SPAN_PB_MAX : SPAN_JSON_MAX) + 4096);
     md_buf_init(&x->req_head, 4096 + MD_SPAN_HOST_MAX);
     pthread_mutex_init(&x->mu, NULL);
     pthread_condattr_t ca;
@@ -101,6 +119,7 @@ md_otlp_t *md_otlp_new(const md_config_t *cfg)
 }
 
 static void *exporter_main(void *arg);
+static void conn_close(md_otlp_t *x);
 
 int md_otlp_start(md_otlp_t *x, char *err, size_t errlen)
 {
@@ -127,6 +146,7 @@ void md_otlp_free(md_otlp_t *x)
         pthread_join(x->thread, NULL);
     }
     atomic_fetch_add(&x->dropped, x->len);
+    conn_close(x);
     pthread_mutex_destroy(&x->mu);
     pthread_cond_destroy(&x->cv);
     md_buf_free(&x->body);
@@ -205,31 +225,82 @@ void md_otlp_get_stats(const md_otlp_t *x, md_otlp_stats_t *st)
     st->failures = atomic_load_explicit(&x->failures, memory_order_relaxed);
 }
 
+/* ---- encoding ---- */
+
+/* Both encodings write the same span model (span_view_t): what a span's
+ * name, kind, attributes and status are is decided once, in
+ * server_view/client_view, and only the wire format differs.
+ *
+ * Strings come in two kinds. Those from the config (routes, backend
+ * names, methods, upstream hosts, service.name) are prepared once at
+ * startup for the protocol in use: JSON-escaped, or made valid UTF-8 for
+ * protobuf; they are copied as they are. The two a client sent (path,
+ * Host) go through the JSON writer or md_pb_put_utf8 per span. */
+
+/* Field numbers, from opentelemetry-proto: collector/trace/v1/
+ * trace_service.proto, trace/v1/trace.proto, common/v1/common.proto,
+ * resource/v1/resource.proto. */
+enum {
+    PB_REQ_RESOURCE_SPANS = 1,  /* ExportTraceServiceRequest.resource_spans */
+    PB_RS_RESOURCE = 1,         /* ResourceSpans.resource */
+    PB_RS_SCOPE_SPANS = 2,      /* ResourceSpans.scope_spans */
+    PB_RESOURCE_ATTRIBUTES = 1, /* Resource.attributes */
+    PB_SS_SCOPE = 1,            /* ScopeSpans.scope */
+    PB_SS_SPANS = 2,            /* ScopeSpans.spans */
+    PB_SCOPE_NAME = 1,          /* InstrumentationScope.name */
+    PB_SCOPE_VERSION = 2,       /* InstrumentationScope.version */
+    PB_SPAN_TRACE_ID = 1,       /* bytes */
+    PB_SPAN_SPAN_ID = 2,        /* bytes */
+    PB_SPAN_PARENT_SPAN_ID = 4, /* bytes */
+    PB_SPAN_NAME = 5,           /* string */
+    PB_SPAN_KIND = 6,           /* enum SpanKind */
+    PB_SPAN_START = 7,          /* fixed64 start_time_unix_nano */
+    PB_SPAN_END = 8,            /* fixed64 end_time_unix_nano */
+    PB_SPAN_ATTRIBUTES = 9,     /* repeated KeyValue */
+    PB_SPAN_STATUS = 15,        /* Status */
+    PB_STATUS_CODE = 3,         /* enum StatusCode */
+    PB_KV_KEY = 1,              /* KeyValue.key */
+    PB_KV_VALUE = 2,            /* KeyValue.value (AnyValue) */
+    PB_ANY_STRING = 1,          /* AnyValue.string_value */
+    PB_ANY_INT = 3,             /* AnyValue.int_value (int64) */
+};
+
+#define STATUS_CODE_ERROR 2     /* Status.StatusCode STATUS_CODE_ERROR */
+#define SPAN_ATTRS_MAX 8        /* a server span has at most 7 */
+
+typedef enum {
+    ATTR_READY,                 /* a config string, prepared for the protocol */
+    ATTR_CLIENT,                /* bytes a client sent: escaped/cleaned per span */
+    ATTR_INT,
+} attr_kind_t;
+
+typedef struct span_attr {
+    md_str_t key;
+    attr_kind_t kind;
+    md_str_t s;                 /* ATTR_READY, ATTR_CLIENT */
+    uint64_t i;                 /* ATTR_INT */
+    size_t str_len, any_len, kv_len; /* protobuf: measured by attr_len */
+} span_attr_t;
+
+/* One span as both encodings see it; ids and times are read from the
+ * md_span_t itself. */
+typedef struct span_view {
+    md_str_t name;
+    md_str_t route;             /* ptr != NULL: the name is "<name> <route>" */
+    uint8_t kind;
+    bool error;                 /* status {code: ERROR} */
+    size_t nattrs;
+    span_attr_t attrs[SPAN_ATTRS_MAX];
+    char code[8];               /* the digits of an error.type that is a status code */
+    size_t name_len;            /* protobuf: measured by span_len */
+} span_view_t;
+
 #define TRY(x)                                                                                                 \
     do {                                                                                                       \
         int rc_ = (x);                                                                                         \
         if (rc_ != MD_OK)                                                                                      \
             return rc_;                                                                                        \
     } while (0)
-
-/* ---- encoding ---- */
-
-/* Encoding writes into space reserved in the body buffer and copies
- * strings from the config escaped once at startup; only the two strings a
- * client sent (path, Host) go through the JSON writer per span. RAW_SLACK
- * bounds every raw stretch beyond the config strings it copies: keys, hex
- * ids, numbers and punctuation. The longest is a client span's: ids 107,
- * name and kind 35, five attributes 56 + 52 + 51 + 65 + 60 (20-digit
- * numbers counted), tail 106: 532 bytes. Twice that leaves room to grow. */
-#define RAW_SLACK 1024
-
-#define PUT(p, lit) (memcpy((p), (lit), sizeof(lit) - 1), (p) + sizeof(lit) - 1)
-
-static char *put_str(char *p, md_str_t s)
-{
-    memcpy(p, s.ptr, s.len);
-    return p + s.len;
-}
 
 /* JSON string content of s without the quotes (the caller adds them), in
  * a new allocation. */
@@ -245,25 +316,41 @@ static md_str_t escaped(const char *s)
     return (md_str_t){ p, len - 2 };
 }
 
+/* s as valid UTF-8 (what protobuf strings must be), in a new allocation.
+ * The YAML loader already insists on UTF-8; this only makes sure. */
+static md_str_t utf8_clean(const char *s)
+{
+    size_t n = strlen(s), len = md_pb_utf8_len(s, n);
+    char *p = md_malloc(len + 1);
+    *md_pb_put_utf8(p, s, n) = '\0';
+    return (md_str_t){ p, len };
+}
+
+/* A config string prepared for the configured protocol. */
+static md_str_t ready(const md_otlp_t *x, const char *s)
+{
+    return x->pb ? utf8_clean(s) : escaped(s);
+}
+
 static void build_tables(md_otlp_t *x)
 {
     const md_config_t *cfg = x->cfg;
-    x->service = escaped(x->tc->service_name ? x->tc->service_name : "medley");
+    x->service = ready(x, x->tc->service_name ? x->tc->service_name : "medley");
     x->ep_first = md_calloc(cfg->nendpoints + 1, sizeof(*x->ep_first));
     x->route = md_calloc(cfg->nendpoints + 1, sizeof(*x->route));
     for (size_t e = 0; e < cfg->nendpoints; e++) {
         x->ep_first[e] = x->nbackends;
         x->nbackends += cfg->endpoints[e].nbackends;
-        x->route[e] = escaped(cfg->endpoints[e].path);
+        x->route[e] = ready(x, cfg->endpoints[e].path);
     }
     x->be = md_calloc(x->nbackends + 1, sizeof(*x->be));
     for (size_t e = 0; e < cfg->nendpoints; e++) {
         for (size_t i = 0; i < cfg->endpoints[e].nbackends; i++) {
             const md_backend_conf_t *k = &cfg->endpoints[e].backends[i];
             otlp_backend_t *b = &x->be[x->ep_first[e] + i];
-            b->name = escaped(k->name ? k->name : "backend");
-            b->method = escaped(k->method ? k->method : "GET");
-            b->host = escaped(k->up && k->up->host ? k->up->host : "");
+            b->name = ready(x, k->name ? k->name : "backend");
+            b->method = ready(x, k->method ? k->method : "GET");
+            b->host = ready(x, k->up && k->up->host ? k->up->host : "");
             b->port = k->up ? k->up->port : 0;
         }
     }
@@ -310,6 +397,112 @@ static const otlp_backend_t *backend_of(const md_otlp_t *x, const md_span_t *s)
     return &x->be[x->ep_first[s->endpoint] + (size_t)s->backend];
 }
 
+/* Literal keys and values below are ASCII without anything to escape:
+ * ready for either protocol as they are. A view holds at most 7; the
+ * bound is checked all the same. */
+static void add_str(span_view_t *v, md_str_t key, attr_kind_t kind, md_str_t val)
+{
+    if (v->nattrs < SPAN_ATTRS_MAX)
+        v->attrs[v->nattrs++] = (span_attr_t){ .key = key, .kind = kind, .s = val };
+}
+
+static void add_int(span_view_t *v, md_str_t key, uint64_t val)
+{
+    if (v->nattrs < SPAN_ATTRS_MAX)
+        v->attrs[v->nattrs++] = (span_attr_t){ .key = key, .kind = ATTR_INT, .i = val };
+}
+
+static void add_status_code(span_view_t *v, const md_span_t *s)
+{
+    char *e = md_put_u64(v->code, s->status);
+    add_str(v, MD_STR_LIT("error.type"), ATTR_READY, (md_str_t){ v->code, (size_t)(e - v->code) });
+}
+
+/* Server span: "GET /home" (method and route; "HTTP" for an unknown
+ * method, no route when none matched: names stay few). */
+static void server_view(const md_otlp_t *x, const md_span_t *s, span_view_t *v)
+{
+    const md_str_t *route = route_of(x, s);
+    md_str_t method = known_method(s);
+    v->name = method.ptr[0] == '_' ? MD_STR_LIT("HTTP") : method;
+    v->route = route ? *route : (md_str_t){ NULL, 0 };
+    v->kind = MD_SPAN_SERVER;
+    add_str(v, MD_STR_LIT("http.request.method"), ATTR_READY, method);
+    md_str_t path = { s->path, MD_MIN(s->path_len, MD_SPAN_PATH_MAX) };
+    md_str_t host = { s->host, MD_MIN(s->host_len, MD_SPAN_HOST_MAX) };
+    add_str(v, MD_STR_LIT("url.path"), ATTR_CLIENT, path);
+    if (route)
+        add_str(v, MD_STR_LIT("http.route"), ATTR_READY, *route);
+    if (s->status)
+        add_int(v, MD_STR_LIT("http.response.status_code"), s->status);
+    if (s->host_len)
+        add_str(v, MD_STR_LIT("server.address"), ATTR_CLIENT, host);
+    if (s->port)
+        add_int(v, MD_STR_LIT("server.port"), s->port);
+    v->error = s->status >= 500;
+    if (v->error)
+        add_status_code(v, s);
+}
+
+/* Client span: named for the backend, as in Server-Timing and the log;
+ * everything but ids, times and status comes from the config. */
+static void client_view(const md_otlp_t *x, const md_span_t *s, span_view_t *v)
+{
+    static const otlp_backend_t unknown = { MD_STR_LIT("backend"), MD_STR_LIT("GET"), { NULL, 0 }, 0 };
+    const otlp_backend_t *k = backend_of(x, s);
+    k = k ? k : &unknown;
+    v->name = k->name;
+    v->route = (md_str_t){ NULL, 0 };
+    v->kind = MD_SPAN_CLIENT;
+    add_str(v, MD_STR_LIT("http.request.method"), ATTR_READY, k->method);
+    if (k->host.len) {
+        add_str(v, MD_STR_LIT("server.address"), ATTR_READY, k->host);
+        add_int(v, MD_STR_LIT("server.port"), k->port);
+    }
+    if (s->status)
+        add_int(v, MD_STR_LIT("http.response.status_code"), s->status);
+    v->error = s->outcome != MD_TM_OK || s->status >= 400;
+    if (s->outcome != MD_TM_OK) {
+        const char *o = md_tm_outcome_name((md_tm_outcome_t)s->outcome);
+        add_str(v, MD_STR_LIT("error.type"), ATTR_READY, (md_str_t){ o, strlen(o) });
+    } else if (v->error) {
+        add_status_code(v, s);
+    }
+}
+
+static void span_view(const md_otlp_t *x, const md_span_t *s, span_view_t *v)
+{
+    v->nattrs = 0;
+    if (s->kind == MD_SPAN_CLIENT)
+        client_view(x, s, v);
+    else
+        server_view(x, s, v);
+}
+
+/* A clock step never makes a negative duration. */
+static uint64_t end_of(const md_span_t *s)
+{
+    return s->end_ns >= s->start_ns ? s->end_ns : s->start_ns;
+}
+
+/* ---- JSON ---- */
+
+/* Encoding writes into space reserved in the body buffer. RAW_SLACK
+ * bounds every raw stretch beyond the strings it copies: keys, hex ids,
+ * numbers and punctuation. The longest is a client span's: ids 107, name
+ * and kind 35, five attributes 56 + 52 + 51 + 65 + 60 (20-digit numbers
+ * counted), tail 106: 532 bytes. Twice that leaves room to grow. */
+#define RAW_SLACK 1024
+
+#define PUT(p, lit) (memcpy((p), (lit), sizeof(lit) - 1), (p) + sizeof(lit) - 1)
+
+static char *put_str(char *p, md_str_t s)
+{
+    if (s.len)
+        memcpy(p, s.ptr, s.len);
+    return p + s.len;
+}
+
 /* Reserves room for a raw stretch of at most n bytes; NULL when the
  * buffer's cap is reached. */
 static char *raw_begin(md_buf_t *b, size_t n)
@@ -330,31 +523,14 @@ static char *put_quoted_u64(char *p, uint64_t v)
     return p;
 }
 
-/* ,{"key":"K","value":{"intValue":"V"}} (no comma when first). Inline:
- * GCC's -O2 UBSan build warns falsely on a cloned copy. */
-static inline char *attr_int(char *p, bool first, const char *key, size_t klen, uint64_t v)
+/* {"key":"K","value":{"stringValue": or {"intValue": (',' first unless
+ * first). The caller writes the value and closes with "}}". */
+static char *attr_open(char *p, bool first, md_str_t key, bool is_int)
 {
     p = first ? PUT(p, "{\"key\":\"") : PUT(p, ",{\"key\":\"");
-    memcpy(p, key, klen);
-    p = PUT(p + klen, "\",\"value\":{\"intValue\":");
-    p = put_quoted_u64(p, v);
-    return PUT(p, "}}");
+    p = put_str(p, key);
+    return is_int ? PUT(p, "\",\"value\":{\"intValue\":") : PUT(p, "\",\"value\":{\"stringValue\":");
 }
-#define ATTR_INT(p, first, key, v) attr_int((p), (first), (key), sizeof(key) - 1, (v))
-
-/* ,{"key":"K","value":{"stringValue":" — the caller writes the string and
- * closes with "\"}}" (or lets the JSON writer write it, quotes and all). */
-static char *attr_str_open(char *p, bool first, const char *key, size_t klen, bool quote)
-{
-    p = first ? PUT(p, "{\"key\":\"") : PUT(p, ",{\"key\":\"");
-    memcpy(p, key, klen);
-    p = PUT(p + klen, "\",\"value\":{\"stringValue\":");
-    if (quote)
-        *p++ = '"';
-    return p;
-}
-#define ATTR_STR(p, first, key, v)                                                                             \
-    PUT(put_str(attr_str_open((p), (first), (key), sizeof(key) - 1, true), (v)), "\"}}")
 
 static char *put_ids(char *p, const md_span_t *s)
 {
@@ -377,131 +553,228 @@ static char *put_tail(char *p, const md_span_t *s, bool error)
     p = PUT(p, "],\"startTimeUnixNano\":");
     p = put_quoted_u64(p, s->start_ns);
     p = PUT(p, ",\"endTimeUnixNano\":");
-    p = put_quoted_u64(p, s->end_ns >= s->start_ns ? s->end_ns : s->start_ns);
+    p = put_quoted_u64(p, end_of(s));
     if (error)
         p = PUT(p, ",\"status\":{\"code\":2}");
     *p++ = '}';
     return p;
 }
 
-static char *put_status_code(char *p, const md_span_t *s)
+static int span_json(const span_view_t *v, const md_span_t *s, md_buf_t *b)
 {
-    char code[8];
-    char *e = md_put_u64(code, s->status);
-    return ATTR_STR(p, false, "error.type", ((md_str_t){ code, (size_t)(e - code) }));
-}
-
-/* Server span: "GET /home" (method and route; "HTTP" for an unknown
- * method, no route when none matched: names stay few). The path and the
- * Host header came from the client: the JSON writer escapes them. */
-static int server_span_json(const md_otlp_t *x, const md_span_t *s, md_buf_t *b)
-{
-    const md_str_t *route = route_of(x, s);
-    md_str_t method = known_method(s);
-    size_t rlen = route ? route->len : 0;
-    char *p = raw_begin(b, RAW_SLACK + rlen);
+    size_t need = RAW_SLACK + v->name.len + v->route.len;
+    for (size_t i = 0; i < v->nattrs; i++)
+        need += v->attrs[i].kind == ATTR_READY ? v->attrs[i].s.len : 0;
+    char *p = raw_begin(b, need);
     if (!p)
         return MD_ETOOBIG;
     p = put_ids(p, s);
     p = PUT(p, ",\"name\":\"");
-    p = method.ptr[0] == '_' ? PUT(p, "HTTP") : put_str(p, method);
-    if (route) {
+    p = put_str(p, v->name);
+    if (v->route.ptr) {
         *p++ = ' ';
-        p = put_str(p, *route);
+        p = put_str(p, v->route);
     }
-    p = PUT(p, "\",\"kind\":2,\"attributes\":[");
-    p = ATTR_STR(p, true, "http.request.method", method);
-    p = attr_str_open(p, false, "url.path", 8, false);
-    raw_end(b, p);
-    TRY(md_json_write_string(b, s->path, MD_MIN(s->path_len, MD_SPAN_PATH_MAX)));
-    if (!(p = raw_begin(b, RAW_SLACK + rlen)))
-        return MD_ETOOBIG;
-    p = PUT(p, "}}");
-    if (route)
-        p = ATTR_STR(p, false, "http.route", *route);
-    if (s->status)
-        p = ATTR_INT(p, false, "http.response.status_code", s->status);
-    if (s->host_len) {
-        p = attr_str_open(p, false, "server.address", 14, false);
-        raw_end(b, p);
-        TRY(md_json_write_string(b, s->host, MD_MIN(s->host_len, MD_SPAN_HOST_MAX)));
-        if (!(p = raw_begin(b, RAW_SLACK)))
-            return MD_ETOOBIG;
+    p = v->kind == MD_SPAN_CLIENT ? PUT(p, "\",\"kind\":3,\"attributes\":[") : PUT(p, "\",\"kind\":2,\"attributes\":[");
+    for (size_t i = 0; i < v->nattrs; i++) {
+        const span_attr_t *a = &v->attrs[i];
+        p = attr_open(p, i == 0, a->key, a->kind == ATTR_INT);
+        if (a->kind == ATTR_INT) {
+            p = put_quoted_u64(p, a->i);
+        } else if (a->kind == ATTR_READY) {
+            *p++ = '"';
+            p = put_str(p, a->s);
+            *p++ = '"';
+        } else {
+            raw_end(b, p);
+            TRY(md_json_write_string(b, a->s.ptr, a->s.len));
+            if (!(p = raw_begin(b, need)))
+                return MD_ETOOBIG;
+        }
         p = PUT(p, "}}");
     }
-    if (s->port)
-        p = ATTR_INT(p, false, "server.port", s->port);
-    bool error = s->status >= 500;
-    if (error)
-        p = put_status_code(p, s);
-    p = put_tail(p, s, error);
-    raw_end(b, p);
-    return MD_OK;
-}
-
-/* Client span: named for the backend, as in Server-Timing and the log;
- * everything but ids, times and status comes from the config. */
-static int client_span_json(const md_otlp_t *x, const md_span_t *s, md_buf_t *b)
-{
-    static const otlp_backend_t unknown = { MD_STR_LIT("backend"), MD_STR_LIT("GET"), { NULL, 0 }, 0 };
-    const otlp_backend_t *k = backend_of(x, s);
-    k = k ? k : &unknown;
-    char *p = raw_begin(b, RAW_SLACK + k->name.len + k->method.len + k->host.len);
-    if (!p)
-        return MD_ETOOBIG;
-    p = put_ids(p, s);
-    p = PUT(p, ",\"name\":\"");
-    p = put_str(p, k->name);
-    p = PUT(p, "\",\"kind\":3,\"attributes\":[");
-    p = ATTR_STR(p, true, "http.request.method", k->method);
-    if (k->host.len) {
-        p = ATTR_STR(p, false, "server.address", k->host);
-        p = ATTR_INT(p, false, "server.port", k->port);
-    }
-    if (s->status)
-        p = ATTR_INT(p, false, "http.response.status_code", s->status);
-    bool error = s->outcome != MD_TM_OK || s->status >= 400;
-    if (s->outcome != MD_TM_OK) {
-        const char *o = md_tm_outcome_name((md_tm_outcome_t)s->outcome);
-        p = ATTR_STR(p, false, "error.type", ((md_str_t){ o, strlen(o) }));
-    } else if (error) {
-        p = put_status_code(p, s);
-    }
-    p = put_tail(p, s, error);
+    p = put_tail(p, s, v->error);
     raw_end(b, p);
     return MD_OK;
 }
 
 /* spans[0..n) then more[0..nmore): a batch that wraps around the ring. */
-static int encode_all(const md_otlp_t *x, const md_span_t *spans, size_t n, const md_span_t *more,
-                      size_t nmore, md_buf_t *out)
+static int encode_json(const md_otlp_t *x, const md_span_t *spans, size_t n, const md_span_t *more, size_t nmore,
+                       md_buf_t *out)
 {
     char *p = raw_begin(out, RAW_SLACK + x->service.len);
     if (!p)
         return MD_ETOOBIG;
     p = PUT(p, "{\"resourceSpans\":[{\"resource\":{\"attributes\":[");
-    p = ATTR_STR(p, true, "service.name", x->service);
-    p = PUT(p, "]},\"scopeSpans\":[{\"scope\":{\"name\":\"medley\",\"version\":\"" MD_VERSION "\"},\"spans\":[");
+    p = attr_open(p, true, MD_STR_LIT("service.name"), false);
+    *p++ = '"';
+    p = put_str(p, x->service);
+    p = PUT(p, "\"}}]},\"scopeSpans\":[{\"scope\":{\"name\":\"medley\",\"version\":\"" MD_VERSION "\"},\"spans\":[");
     raw_end(out, p);
+    span_view_t v;
     for (size_t i = 0; i < n + nmore; i++) {
         const md_span_t *s = i < n ? &spans[i] : &more[i - n];
         if (i)
             TRY(md_buf_append_char(out, ','));
-        TRY(s->kind == MD_SPAN_CLIENT ? client_span_json(x, s, out) : server_span_json(x, s, out));
+        span_view(x, s, &v);
+        TRY(span_json(&v, s, out));
     }
     return md_buf_append(out, "]}]}]}", 6);
 }
 
-int md_otlp_encode(const md_otlp_t *x, const md_span_t *spans, size_t n, md_buf_t *out)
+/* ---- protobuf ---- */
+
+/* A span is measured first (span_len), then written in one reserved
+ * stretch: no nested message is moved and no field checks the buffer.
+ * Every field number here is under 16, so each tag is one byte. */
+#define TAG(field, wt) ((char)((field) << 3 | (wt)))
+_Static_assert(PB_SPAN_STATUS < 16, "one-byte tags");
+
+/* Bytes of a length-delimited field with n content bytes. */
+static size_t len_field(size_t n)
+{
+    return 1 + md_pb_varint_len(n) + n;
+}
+
+static char *put_len(char *p, char tag, size_t n)
+{
+    *p++ = tag;
+    return md_pb_put_varint(p, n);
+}
+
+static char *put_bytes(char *p, char tag, const void *s, size_t n)
+{
+    p = put_len(p, tag, n);
+    if (n)
+        memcpy(p, s, n);
+    return p + n;
+}
+
+/* KeyValue content bytes of a, noting the parts' sizes in it. */
+static size_t attr_len(span_attr_t *a)
+{
+    if (a->kind == ATTR_INT) {
+        a->any_len = 1 + md_pb_varint_len(a->i);
+    } else {
+        a->str_len = a->kind == ATTR_CLIENT ? md_pb_utf8_len(a->s.ptr, a->s.len) : a->s.len;
+        a->any_len = len_field(a->str_len);
+    }
+    return a->kv_len = len_field(a->key.len) + len_field(a->any_len);
+}
+
+/* The KeyValue a (measured by attr_len) as a field with this tag. */
+static char *put_attr(char *p, char tag, const span_attr_t *a)
+{
+    p = put_len(p, tag, a->kv_len);
+    p = put_bytes(p, TAG(PB_KV_KEY, MD_PB_LEN), a->key.ptr, a->key.len);
+    p = put_len(p, TAG(PB_KV_VALUE, MD_PB_LEN), a->any_len);
+    if (a->kind == ATTR_INT) {
+        *p++ = TAG(PB_ANY_INT, MD_PB_VARINT);
+        return md_pb_put_varint(p, a->i);
+    }
+    if (a->kind == ATTR_CLIENT)
+        return md_pb_put_utf8(put_len(p, TAG(PB_ANY_STRING, MD_PB_LEN), a->str_len), a->s.ptr, a->s.len);
+    return put_bytes(p, TAG(PB_ANY_STRING, MD_PB_LEN), a->s.ptr, a->s.len);
+}
+
+/* Span content bytes; notes the sizes of its parts in v. */
+static size_t span_len(span_view_t *v, const md_span_t *s)
+{
+    size_t n = len_field(MD_TRACE_ID_BYTES) + len_field(MD_SPAN_ID_BYTES) * (s->has_parent ? 2 : 1);
+    v->name_len = v->name.len + (v->route.ptr ? 1 + v->route.len : 0);
+    n += len_field(v->name_len) + 2 + 2 * 9; /* name, kind, start and end */
+    for (size_t i = 0; i < v->nattrs; i++)
+        n += len_field(attr_len(&v->attrs[i]));
+    return n + (v->error ? 4 : 0); /* status { code } */
+}
+
+/* One ScopeSpans.spans entry. Fields in field-number order, as protobuf
+ * serializers write them; proto3 defaults (no parent, no status) are left
+ * out, as the JSON leaves them out. */
+static int span_pb(span_view_t *v, const md_span_t *s, md_buf_t *b)
+{
+    size_t len = span_len(v, s), total = len_field(len);
+    /* The config's limits keep a span well under SPAN_PB_MAX; checked so
+     * that no span can make a batch outgrow the body's bound. */
+    if (len > SPAN_PB_MAX || md_buf_reserve(b, total) != MD_OK)
+        return MD_ETOOBIG;
+    char *p = md_buf_tail(b);
+    p = put_len(p, TAG(PB_SS_SPANS, MD_PB_LEN), len);
+    p = put_bytes(p, TAG(PB_SPAN_TRACE_ID, MD_PB_LEN), s->trace_id, MD_TRACE_ID_BYTES);
+    p = put_bytes(p, TAG(PB_SPAN_SPAN_ID, MD_PB_LEN), s->span_id, MD_SPAN_ID_BYTES);
+    if (s->has_parent)
+        p = put_bytes(p, TAG(PB_SPAN_PARENT_SPAN_ID, MD_PB_LEN), s->parent_id, MD_SPAN_ID_BYTES);
+    p = put_str(put_len(p, TAG(PB_SPAN_NAME, MD_PB_LEN), v->name_len), v->name);
+    if (v->route.ptr) {
+        *p++ = ' ';
+        p = put_str(p, v->route);
+    }
+    *p++ = TAG(PB_SPAN_KIND, MD_PB_VARINT);
+    *p++ = (char)v->kind;
+    *p++ = TAG(PB_SPAN_START, MD_PB_I64);
+    p = md_pb_put_fixed64(p, s->start_ns);
+    *p++ = TAG(PB_SPAN_END, MD_PB_I64);
+    p = md_pb_put_fixed64(p, end_of(s));
+    for (size_t i = 0; i < v->nattrs; i++)
+        p = put_attr(p, TAG(PB_SPAN_ATTRIBUTES, MD_PB_LEN), &v->attrs[i]);
+    if (v->error) {
+        *p++ = TAG(PB_SPAN_STATUS, MD_PB_LEN);
+        *p++ = 2;
+        *p++ = TAG(PB_STATUS_CODE, MD_PB_VARINT);
+        *p++ = STATUS_CODE_ERROR;
+    }
+    raw_end(b, p);
+    return MD_OK;
+}
+
+/* resource_spans { resource { service.name }, scope_spans { scope, spans... } }:
+ * one ResourceSpans and one ScopeSpans, as in the JSON. The two outer
+ * lengths are known only at the end: md_pb_close moves the batch up to
+ * fit them (twice per batch, a few microseconds). */
+static int encode_pb(const md_otlp_t *x, const md_span_t *spans, size_t n, const md_span_t *more, size_t nmore,
+                     md_buf_t *out)
+{
+    size_t rs, res, ss, scope;
+    TRY(md_pb_open(out, PB_REQ_RESOURCE_SPANS, &rs));
+    TRY(md_pb_open(out, PB_RS_RESOURCE, &res));
+    span_attr_t service = { .key = MD_STR_LIT("service.name"), .kind = ATTR_READY, .s = x->service };
+    size_t kv = len_field(attr_len(&service));
+    TRY(md_buf_reserve(out, kv));
+    raw_end(out, put_attr(md_buf_tail(out), TAG(PB_RESOURCE_ATTRIBUTES, MD_PB_LEN), &service));
+    TRY(md_pb_close(out, res));
+    TRY(md_pb_open(out, PB_RS_SCOPE_SPANS, &ss));
+    TRY(md_pb_open(out, PB_SS_SCOPE, &scope));
+    TRY(md_pb_bytes(out, PB_SCOPE_NAME, "medley", 6));
+    TRY(md_pb_bytes(out, PB_SCOPE_VERSION, MD_VERSION, sizeof(MD_VERSION) - 1));
+    TRY(md_pb_close(out, scope));
+    span_view_t v;
+    for (size_t i = 0; i < n + nmore; i++) {
+        const md_span_t *s = i < n ? &spans[i] : &more[i - n];
+        span_view(x, s, &v);
+        TRY(span_pb(&v, s, out));
+    }
+    TRY(md_pb_close(out, ss));
+    return md_pb_close(out, rs);
+}
+
+/* The whole request in the configured protocol; out is cut back to where
+ * it was on failure. */
+static int encode_all(const md_otlp_t *x, const md_span_t *spans, size_t n, const md_span_t *more, size_t nmore,
+                      md_buf_t *out)
 {
     size_t start = out->len;
-    int rc = encode_all(x, spans, n, NULL, 0, out);
+    int rc = x->pb ? encode_pb(x, spans, n, more, nmore, out) : encode_json(x, spans, n, more, nmore, out);
     if (rc != MD_OK) {
         out->len = start;
         if (out->data)
             out->data[start] = '\0';
     }
     return rc;
+}
+
+int md_otlp_encode(const md_otlp_t *x, const md_span_t *spans, size_t n, md_buf_t *out)
+{
+    return encode_all(x, spans, n, NULL, 0, out);
 }
 
 /* ---- one POST ---- */
@@ -616,25 +889,75 @@ static int parse_status(const char *p, size_t n, int *status)
     return MD_OK;
 }
 
-static int read_status(int fd, uint64_t deadline_us, int *status)
+/* Reads and drops the rest of a Content-Length body of which `have`
+ * bytes came with the head. False when anything is off: more bytes than
+ * the body (nothing else should come), an early close, an error, the
+ * deadline. */
+static bool drain_body(int fd, size_t have, size_t body_len, uint64_t deadline_us)
+{
+    char sink[4096];
+    if (have > body_len)
+        return false;
+    for (size_t left = body_len - have; left > 0;) {
+        ssize_t n = recv(fd, sink, MD_MIN(left, sizeof(sink)), 0);
+        if (n > 0)
+            left -= (size_t)n;
+        else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+            return false;
+        else if (errno != EINTR && wait_fd(fd, POLLIN, deadline_us) != MD_OK)
+            return false;
+    }
+    return true;
+}
+
+/* Reads the collector's answer. The status comes from the status line
+ * (all a failed export needs). *keep says whether the connection may carry
+ * the next POST: only after a whole HTTP/1.1 2xx head that parses, framed
+ * by a Content-Length of at most OTLP_BODY_MAX, without Connection: close,
+ * whose body was read to its end with nothing after it. Once the status
+ * line is in, the rest only decides reuse, so it is waited for at most
+ * OTLP_TAIL_MS. *got counts the bytes that came at all. */
+static int read_response(int fd, uint64_t deadline_us, int *status, bool *keep, size_t *got)
 {
     char buf[MD_OTLP_HEAD_MAX];
+    md_header_t hs[OTLP_HEADERS_MAX];
+    md_http_response_head_t res = { .headers = hs, .num_headers = OTLP_HEADERS_MAX };
     size_t len = 0;
-    while (len < sizeof(buf) && !memchr(buf, '\n', len)) {
+    int head = MD_AGAIN;
+    bool line = false;          /* the status line is complete */
+    *keep = false;
+    while (len < sizeof(buf) && head == MD_AGAIN) {
         ssize_t n = recv(fd, buf + len, sizeof(buf) - len, 0);
+        int rc = MD_OK;
         if (n > 0) {
             len += (size_t)n;
+            head = md_http_parse_response(buf, len, &res);
+            if (!line && memchr(buf, '\n', len)) {
+                line = true;
+                deadline_us = MD_MIN(deadline_us, md_now_us() + OTLP_TAIL_MS * 1000ull);
+            }
         } else if (n == 0) {
             break; /* closed: what came may still be a whole status line */
         } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            TRY(wait_fd(fd, POLLIN, deadline_us));
+            rc = wait_fd(fd, POLLIN, deadline_us);
         } else if (errno != EINTR) {
-            return MD_ERESET;
+            rc = MD_ERESET;
         }
+        if (rc != MD_OK && !line) {
+            *got = len;
+            return rc;
+        }
+        if (rc != MD_OK)
+            break;
     }
+    *got = len;
     if (len == 0)
         return MD_ERESET;
-    return parse_status(buf, len, status);
+    TRY(parse_status(buf, len, status));
+    if (head > 0 && res.minor_version == 1 && res.keep_alive && !res.chunked && res.status >= 200 &&
+        res.status < 300 && res.content_length >= 0 && res.content_length <= OTLP_BODY_MAX)
+        *keep = drain_body(fd, len - (size_t)head, (size_t)res.content_length, deadline_us);
+    return MD_OK;
 }
 
 static int build_head(md_otlp_t *x, size_t body_len)
@@ -644,23 +967,61 @@ static int build_head(md_otlp_t *x, size_t body_len)
     md_buf_reset(&x->req_head);
     return md_buf_printf(&x->req_head,
                          "POST %s HTTP/1.1\r\nHost: %s%s%s:%u\r\nUser-Agent: medley/%s\r\n"
-                         "Content-Type: application/json\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
+                         "Content-Type: %s\r\nContent-Length: %zu\r\n\r\n",
                          tc->otlp_path ? tc->otlp_path : "/v1/traces", v6 ? "[" : "", tc->otlp_host,
-                         v6 ? "]" : "", (unsigned)tc->otlp_port, MD_VERSION, body_len);
+                         v6 ? "]" : "", (unsigned)tc->otlp_port, MD_VERSION,
+                         x->pb ? "application/x-protobuf" : "application/json", body_len);
+}
+
+static void conn_close(md_otlp_t *x)
+{
+    if (x->fd >= 0)
+        close(x->fd);
+    x->fd = -1;
+}
+
+/* The kept connection may carry the next POST when it has been idle
+ * briefly (collectors close idle ones: Node's default is 5 s) and has
+ * nothing to read: a FIN or stray bytes mean the collector is done with
+ * it. */
+static bool conn_reusable(const md_otlp_t *x)
+{
+    if (x->fd < 0 || md_now_us() - x->idle_since_us > OTLP_IDLE_MS * 1000ull)
+        return false;
+    struct pollfd p = { .fd = x->fd, .events = POLLIN };
+    return poll(&p, 1, 0) == 0;
 }
 
 int md_otlp_post(md_otlp_t *x, const char *body, size_t len, uint32_t timeout_ms, int *status)
 {
     uint64_t deadline = md_now_us() + (uint64_t)timeout_ms * 1000;
     TRY(build_head(x, len));
-    int fd = -1;
-    TRY(connect_to(x, deadline, &fd));
-    struct iovec iov[2] = { { x->req_head.data, x->req_head.len }, { (void *)body, len } };
-    int rc = send_all(fd, iov, len ? 2 : 1, deadline);
-    if (rc == MD_OK)
-        rc = read_status(fd, deadline, status);
-    close(fd);
-    return rc;
+    bool reused = conn_reusable(x);
+    if (!reused)
+        conn_close(x);
+    for (;;) {
+        if (x->fd < 0)
+            TRY(connect_to(x, deadline, &x->fd));
+        struct iovec iov[2] = { { x->req_head.data, x->req_head.len }, { (void *)body, len } };
+        bool keep = false;
+        size_t got = 0;
+        int rc = send_all(x->fd, iov, len ? 2 : 1, deadline);
+        if (rc == MD_OK)
+            rc = read_response(x->fd, deadline, status, &keep, &got);
+        if (rc == MD_OK && keep) {
+            x->idle_since_us = md_now_us();
+            return MD_OK;
+        }
+        conn_close(x);
+        /* A kept connection that fails before a single byte of answer was
+         * closed by the collector while idle, the request unread: send it
+         * once more on a new connection. */
+        if (rc == MD_ERESET && reused && got == 0) {
+            reused = false;
+            continue;
+        }
+        return rc;
+    }
 }
 
 /* ---- exporting ---- */

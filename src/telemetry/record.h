@@ -37,6 +37,7 @@ typedef enum md_tm_outcome {
     MD_TM_TOO_BIG,
     MD_TM_OVERLOADED,
     MD_TM_SHAPE,
+    MD_TM_TLS,                         /* the certificate or the handshake failed */
     MD_TM_NOUTCOMES,
     MD_TM_CANCELLED = MD_TM_NOUTCOMES, /* the request ended first (shown as "cancelled") */
     MD_TM_PENDING,                     /* started, not ended: reported as cancelled */

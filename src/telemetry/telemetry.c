@@ -65,6 +65,7 @@ static const char *const outcome_names[] = {
     [MD_TM_TOO_BIG] = "too_big",
     [MD_TM_OVERLOADED] = "overloaded",
     [MD_TM_SHAPE] = "shape",
+    [MD_TM_TLS] = "tls",
     [MD_TM_CANCELLED] = "cancelled",
     [MD_TM_PENDING] = "cancelled",
     [MD_TM_NOT_STARTED] = "not_started",
@@ -96,6 +97,7 @@ md_tm_outcome_t md_tm_outcome_of_error(int error)
     case MD_OK: return MD_TM_OK;
     case MD_ETIMEDOUT: return MD_TM_TIMEOUT;
     case MD_ECONNECT: return MD_TM_CONNECT;
+    case MD_ETLS: return MD_TM_TLS;
     case MD_ETOOBIG: return MD_TM_TOO_BIG;
     case MD_EINVAL: return MD_TM_INVALID_JSON;
     case MD_AGAIN: return MD_TM_OVERLOADED;
@@ -301,6 +303,18 @@ void md_tm_set_redis(md_tm_worker_t *tw, bool up, uint64_t errors, uint64_t time
 {
     if (tw)
         md_metrics_redis(tw->tm->metrics, tw->index, up, errors, timeouts, refused);
+}
+
+void md_tm_set_jwks(md_tm_worker_t *tw, size_t provider, const md_metrics_fetches_t *f, uint64_t keys)
+{
+    if (tw)
+        md_metrics_jwks(tw->tm->metrics, provider, f, keys);
+}
+
+void md_tm_set_oauth2(md_tm_worker_t *tw, size_t upstream, const md_metrics_fetches_t *f)
+{
+    if (tw)
+        md_metrics_oauth2(tw->tm->metrics, upstream, f);
 }
 
 /* ---- trace context ---- */

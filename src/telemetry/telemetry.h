@@ -80,6 +80,13 @@ void md_tm_set_upstream(md_tm_worker_t *tw, size_t upstream, uint32_t open, uint
 void md_tm_set_cache_store(md_tm_worker_t *tw, const md_metrics_store_t *st);
 void md_tm_set_redis(md_tm_worker_t *tw, bool up, uint64_t errors, uint64_t timeouts, uint64_t refused);
 
+/* The counters of the credentials fetched in the background (from the
+ * refresh callback of one worker: they are process-wide): jwks_url
+ * provider `provider` with the keys in its current set, and oauth2
+ * upstream `upstream`. See md_metrics_jwks. */
+void md_tm_set_jwks(md_tm_worker_t *tw, size_t provider, const md_metrics_fetches_t *f, uint64_t keys);
+void md_tm_set_oauth2(md_tm_worker_t *tw, size_t upstream, const md_metrics_fetches_t *f);
+
 /* Starts the request's record in its pool and hangs it on req->telemetry.
  * `endpoint` is an index into cfg->endpoints or -1 (no match). Takes the
  * trace context from a valid `traceparent` (and `tracestate`) header, else

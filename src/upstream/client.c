@@ -16,11 +16,20 @@
  * dispatch) on the stack; a call that ends while depth > 0 is reported from
  * a zero-delay timer instead. Internal steps return STEP_GONE once the call
  * has ended, telling their callers to touch nothing more.
+ *
+ * https:// (tls.h): after the TCP connect, a connection of a TLS upstream
+ * runs its handshake in CONN_HANDSHAKE, under the connect timer; then
+ * reads and writes go through md_tls_read/md_tls_write where the plain
+ * path calls read()/send(), one branch on conn->ssl. Bytes OpenSSL has
+ * already taken off the socket are invisible to epoll, so a read that
+ * leaves some behind (md_tls_pending) reads on, or kicks itself through
+ * the connection's zero-delay timer.
  */
 #include "upstream/client.h"
 
 #include "core/alloc.h"
 #include "http/parser.h"
+#include "upstream/tls.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -42,7 +51,7 @@
 #define DEFAULT_MAX_RESPONSE (8u * 1024 * 1024)
 #define MAX_CONNECTION_HEADERS 4     /* Connection headers honoured when filtering */
 
-enum { CONN_CONNECTING, CONN_IDLE, CONN_BUSY };
+enum { CONN_CONNECTING, CONN_HANDSHAKE, CONN_IDLE, CONN_BUSY };
 enum { CALL_QUEUED, CALL_CONNECTING, CALL_SENDING, CALL_HEAD, CALL_BODY, CALL_DONE, CALL_FREE };
 enum { FRAME_NONE, FRAME_LENGTH, FRAME_CHUNKED, FRAME_CLOSE };
 /* What a processing step left behind. */
@@ -55,7 +64,8 @@ struct conn {
     md_io_t io;
     int fd;
     int state;
-    md_timer_t timer;            /* connect timeout, idle timeout or resume kick */
+    md_timer_t timer;            /* connect (+ handshake) timeout, idle timeout or read kick */
+    md_tls_conn_t *ssl;          /* https only: the TLS state over fd */
     md_upstream_call_t *call;    /* while busy or connecting */
     conn_t *next, *prev;         /* every connection of the pool */
     conn_t *inext, *iprev;       /* idle stack */
@@ -108,6 +118,8 @@ struct md_upstream {
     md_upstream_call_t *qhead, *qtail;
     md_upstream_call_t *free_calls;
     uint32_t nfree;
+    md_tls_ctx_t *tls;                 /* https only: the upstream's shared context */
+    md_tls_resume_t resume;            /* the session the next handshake offers */
     int depth;
     bool dispatching;
     md_upstream_stats_t st;
@@ -117,6 +129,7 @@ static void on_conn_io(md_io_t *io, unsigned events);
 static void on_conn_timer(md_timer_t *t);
 static void on_call_timer(md_timer_t *t);
 static int send_request(md_upstream_call_t *call);
+static int conn_up(conn_t *c);
 static int call_finish(md_upstream_call_t *call, int err);
 
 /* ---- validation: nothing the caller gives us reaches the wire unchecked ---- */
@@ -414,6 +427,7 @@ static void conn_destroy(conn_t *c)
         idle_remove(up, c);
     md_timer_stop(up->loop, &c->timer);
     md_io_stop(&c->io);
+    md_tls_conn_free(c->ssl); /* close_notify, best effort */
     close(c->fd);
     if (c->prev)
         c->prev->next = c->next;
@@ -470,10 +484,9 @@ static int call_connect(md_upstream_call_t *call)
     call->state = CALL_CONNECTING;
     call->reused = false;
     if (connect(fd, (const struct sockaddr *)&cf->addr, cf->addrlen) == 0) {
-        c->state = CONN_BUSY;
         if (md_io_start(up->loop, &c->io, fd, MD_IO_READ, on_conn_io, c) != MD_OK)
             return call_finish(call, MD_ECONNECT);
-        return send_request(call);
+        return conn_up(c);
     }
     if (errno != EINPROGRESS)
         return call_finish(call, MD_ECONNECT);
@@ -588,9 +601,27 @@ static void call_report(md_upstream_call_t *call)
     cb(&res, arg);
 }
 
-static bool reusable(const md_upstream_call_t *call, const conn_t *c)
+/* Received bytes that only OpenSSL holds (epoll cannot see them). */
+static bool tls_buffered(const conn_t *c)
 {
-    return call->keep_alive && call->framing != FRAME_CLOSE && c->rpos == c->in.len;
+    return c->ssl && md_tls_pending(c->ssl);
+}
+
+/* TLS 1.3 lets a server send records without data at any time (session
+ * tickets, key updates): process what arrived. True if that was all (what
+ * OpenSSL may still hold is then part of a record), so the connection is
+ * still clean; false on data, close_notify or error. */
+static bool tls_only_control(conn_t *c)
+{
+    char b;
+    ssize_t n = md_tls_read(c->ssl, &b, 1);
+    return n < 0 && errno == EAGAIN && md_tls_want(c->ssl) == MD_IO_READ;
+}
+
+static bool reusable(const md_upstream_call_t *call, conn_t *c)
+{
+    return call->keep_alive && call->framing != FRAME_CLOSE && c->rpos == c->in.len &&
+           (!tls_buffered(c) || tls_only_control(c));
 }
 
 /* Ends the call with `err`: releases or closes its connection, then
@@ -673,12 +704,16 @@ static int set_interest(md_upstream_call_t *call, unsigned events)
     return STEP_MORE;
 }
 
+/* A retried write passes the same pointer and length again (OpenSSL
+ * requires it after WANT_WRITE): `sent` only moves on success. */
 static int send_request(md_upstream_call_t *call)
 {
     conn_t *c = call->conn;
     call->state = CALL_SENDING;
     while (call->sent < call->req.len) {
-        ssize_t n = send(c->fd, call->req.data + call->sent, call->req.len - call->sent, MSG_NOSIGNAL);
+        const char *p = call->req.data + call->sent;
+        size_t len = call->req.len - call->sent;
+        ssize_t n = c->ssl ? md_tls_write(c->ssl, p, len) : send(c->fd, p, len, MSG_NOSIGNAL);
         if (n >= 0) {
             call->sent += (size_t)n;
             continue;
@@ -686,11 +721,50 @@ static int send_request(md_upstream_call_t *call)
         if (errno == EINTR)
             continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK)
-            return set_interest(call, MD_IO_WRITE);
+            return set_interest(call, c->ssl ? md_tls_want(c->ssl) : MD_IO_WRITE);
         return call_conn_failed(call, MD_ERESET);
     }
     call->state = CALL_HEAD;
     return set_interest(call, MD_IO_READ);
+}
+
+/* ---- TLS handshake ---- */
+
+static int handshake_step(conn_t *c)
+{
+    md_upstream_t *up = c->up;
+    md_upstream_call_t *call = c->call;
+    unsigned want = MD_IO_READ;
+    int rc = md_tls_handshake(c->ssl, &want);
+    if (rc == MD_AGAIN)
+        return set_interest(call, want);
+    if (rc != MD_OK)
+        return call_finish(call, rc);
+    up->st.handshakes++;
+    up->st.resumed += md_tls_resumed(c->ssl);
+    md_timer_stop(up->loop, &c->timer);
+    c->state = CONN_BUSY;
+    return send_request(call);
+}
+
+/* TCP is connected: start TLS, or send. The connect timer runs on through
+ * the handshake, so a server that stalls it is a connect timeout. */
+static int conn_up(conn_t *c)
+{
+    md_upstream_t *up = c->up;
+    md_upstream_call_t *call = c->call;
+    if (!up->tls) {
+        md_timer_stop(up->loop, &c->timer);
+        c->state = CONN_BUSY;
+        return send_request(call);
+    }
+    if (!md_timer_active(&c->timer))
+        md_timer_start(up->loop, &c->timer, up->connect_timeout_ms);
+    c->ssl = md_tls_conn_new(up->tls, c->fd, &up->resume);
+    if (!c->ssl)
+        return call_finish(call, MD_ETLS);
+    c->state = CONN_HANDSHAKE;
+    return handshake_step(c);
 }
 
 /* ---- gzip ---- */
@@ -1040,11 +1114,14 @@ static void read_response(conn_t *c)
                 return;
             }
         }
-        ssize_t n = read(c->fd, dst, want);
+        ssize_t n = c->ssl ? md_tls_read(c->ssl, dst, want) : read(c->fd, dst, want);
         if (n < 0 && errno == EINTR)
             continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (c->ssl) /* a key update may need to write first */
+                set_interest(call, md_tls_want(c->ssl));
             return;
+        }
         if (n <= 0) {
             read_ended(call, n < 0);
             return;
@@ -1058,9 +1135,11 @@ static void read_response(conn_t *c)
             md_buf_commit(&c->in, (size_t)n);
             st = process(call);
         }
-        if (st != STEP_MORE || (size_t)n < want)
+        if (st != STEP_MORE || ((size_t)n < want && !tls_buffered(c)))
             return; /* gone, paused, or drained: level-triggered epoll calls again */
     }
+    if (tls_buffered(c)) /* the socket may be empty: epoll would not call again */
+        md_timer_start(c->up->loop, &c->timer, 0);
 }
 
 /* ---- loop callbacks: each ends right after anything that may report ---- */
@@ -1078,20 +1157,23 @@ static void on_connected(conn_t *c, unsigned events)
         call_finish(call, MD_ECONNECT);
         return;
     }
-    md_timer_stop(c->up->loop, &c->timer);
-    c->state = CONN_BUSY;
-    send_request(call);
+    conn_up(c);
 }
 
 static void on_conn_io(md_io_t *io, unsigned events)
 {
     conn_t *c = io->data;
     if (c->state == CONN_IDLE) {
-        conn_close(c); /* EOF, RST or stray bytes: unusable either way */
+        if (!c->ssl || !tls_only_control(c))
+            conn_close(c); /* EOF, RST or stray bytes: unusable either way */
         return;
     }
     if (c->state == CONN_CONNECTING) {
         on_connected(c, events);
+        return;
+    }
+    if (c->state == CONN_HANDSHAKE) {
+        handshake_step(c);
         return;
     }
     md_upstream_call_t *call = c->call;
@@ -1113,14 +1195,19 @@ static void on_conn_timer(md_timer_t *t)
         conn_close(c);
         return;
     }
-    if (c->state == CONN_CONNECTING) {
+    if (c->state == CONN_CONNECTING || c->state == CONN_HANDSHAKE) {
         call_finish(c->call, MD_ETIMEDOUT);
         return;
     }
-    /* Busy: the kick after md_upstream_resume() for bytes already read. */
+    /* Busy: the kick after md_upstream_resume() for bytes already read,
+     * or for bytes OpenSSL holds. */
     md_upstream_call_t *call = c->call;
-    if (call && !call->paused && call->state == CALL_BODY)
-        body_step(call);
+    if (!call || call->paused || (call->state != CALL_HEAD && call->state != CALL_BODY))
+        return;
+    if (call->state == CALL_BODY && body_step(call) != STEP_MORE)
+        return;
+    if (tls_buffered(c))
+        read_response(c);
 }
 
 static void on_call_timer(md_timer_t *t)
@@ -1161,6 +1248,7 @@ md_upstream_t *md_upstream_new(md_loop_t *loop, const md_upstream_conf_t *conf, 
                                                       : MD_MIN(up->timeout_ms, DEFAULT_CONNECT_TIMEOUT_MS);
     up->max_body = conf->max_response_bytes ? conf->max_response_bytes : DEFAULT_MAX_RESPONSE;
     up->idle_timeout_ms = MD_UPSTREAM_IDLE_TIMEOUT_MS;
+    up->tls = conf->tls;
     return up;
 }
 
@@ -1184,6 +1272,7 @@ void md_upstream_free(md_upstream_t *up)
         md_buf_free(&call->req);
         md_free(call);
     }
+    md_tls_resume_clear(&up->resume);
     md_free(up->fixed);
     md_free(up);
 }
@@ -1301,7 +1390,7 @@ void md_upstream_resume(md_upstream_call_t *call)
         up->depth--;
         return;
     }
-    if (c->rpos < c->in.len)
+    if (c->rpos < c->in.len || tls_buffered(c))
         md_timer_start(up->loop, &c->timer, 0);
 }
 

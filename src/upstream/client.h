@@ -20,6 +20,11 @@
  * the loop), so a caller may start several calls before any answer arrives.
  * A call handle is valid until its final callback (cb / on_end) begins.
  *
+ * An https:// upstream (conf->tls set, upstream/tls.h) runs a TLS handshake
+ * on each new connection, within connect_timeout, offering the pool's last
+ * session for resumption; keep-alive makes it rare. The plain path pays one
+ * branch for it.
+ *
  * Cost model: one send() per request (head and body in one buffer), reads
  * into a per-connection buffer that lives as long as the connection (the
  * rest of a known-length plain body is read straight into the result), call objects
@@ -48,7 +53,9 @@ typedef struct md_upstream_call md_upstream_call_t;
 
 /* Outcome of a buffered call. `error` is MD_OK when a complete response was
  * read (whatever its status), else MD_ETIMEDOUT (the call's deadline or the
- * connect timeout passed), MD_ECONNECT (refused or unreachable), MD_ERESET
+ * connect timeout passed, a TLS handshake included), MD_ECONNECT (refused
+ * or unreachable, or closed during the TLS handshake), MD_ETLS (https: the
+ * certificate was refused or the peer does not speak TLS), MD_ERESET
  * (the connection closed or reset before the response was complete),
  * MD_ETOOBIG (body over max_response_bytes, raw or decoded) or MD_EINVAL
  * (malformed response, unknown Content-Encoding, corrupt gzip); on error the
@@ -62,7 +69,7 @@ typedef struct md_upstream_result {
     char cache_control[256];    /* every Cache-Control value joined by ", "; "" if
                                    absent; cut at a directive boundary if longer */
     uint64_t duration_us;       /* from the call to its end */
-    size_t wire_bytes;          /* response bytes read off the socket */
+    size_t wire_bytes;          /* response bytes read off the socket (decrypted, for https) */
 } md_upstream_result_t;
 
 /* Runs once with the outcome. The callback takes ownership of res->body
@@ -160,10 +167,13 @@ void md_upstream_cancel(md_upstream_call_t *call);
 /* Counters for tests and metrics. calls: calls started; connects:
  * connections attempted; reuses: calls sent on a kept-alive connection;
  * errors: calls that ended with an error (not cancellations); retries:
- * calls resent on a fresh connection; open/idle/queued: current gauges. */
+ * calls resent on a fresh connection; open/idle/queued: current gauges;
+ * handshakes: TLS handshakes completed, resumed: those of them that
+ * resumed a session. */
 typedef struct md_upstream_stats {
     uint64_t calls, connects, reuses, errors, retries;
     uint32_t open, idle, queued;
+    uint64_t handshakes, resumed;
 } md_upstream_stats_t;
 void md_upstream_get_stats(const md_upstream_t *up, md_upstream_stats_t *st);
 

@@ -7,6 +7,11 @@ table (path -> Reply, or path -> callable(request) -> Reply); the mock counts
 calls per path and records every request it saw (method, raw target, header
 lines, raw head bytes) so tests can assert what medley actually sent.
 
+With `tls=(cert_file, key_file)` the mock speaks https (Python's ssl
+module, TLS 1.2+): each connection's handshake runs in its own thread, and
+`tls_handshakes` / `tls_failures` count how they ended (a client that
+refuses the certificate is a failure here).
+
 The deterministic documents the tests serve (news, events, vacation records)
 live here too; expected outputs are computed from them by the tests.
 """
@@ -14,6 +19,7 @@ live here too; expected outputs are computed from them by the tests.
 import gzip
 import json
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -178,12 +184,19 @@ class _BadRequest(Exception):
 class MockBackend:
     """A threaded HTTP/1.1 keep-alive mock on 127.0.0.1:<ephemeral>."""
 
-    def __init__(self, name="mock", routes=None):
+    def __init__(self, name="mock", routes=None, tls=None):
         self.name = name
         self.routes = dict(routes or {})
         self.delay_ms = 0                     # added to every reply
         self.requests = []
         self.gzip_served = 0
+        self.tls_handshakes = 0
+        self.tls_failures = 0
+        self._tls = None
+        if tls:
+            self._tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self._tls.minimum_version = ssl.TLSVersion.TLSv1_2
+            self._tls.load_cert_chain(tls[0], tls[1])
         self._counts = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -254,9 +267,30 @@ class MockBackend:
                 self._conns.add(conn)
             threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
+    def _handshake(self, conn):
+        """The TLS connection over conn, or None if the handshake failed."""
+        try:
+            conn.settimeout(10)
+            tconn = self._tls.wrap_socket(conn, server_side=True)
+            tconn.settimeout(None)
+        except (OSError, ssl.SSLError):
+            with self._lock:
+                self.tls_failures += 1
+            return None
+        with self._lock:
+            self._conns.discard(conn)
+            self._conns.add(tconn)
+            self.tls_handshakes += 1
+        return tconn
+
     def _serve(self, conn):
         buf = bytearray()
         try:
+            if self._tls:
+                tconn = self._handshake(conn)
+                if tconn is None:
+                    return
+                conn = tconn
             while not self._stop.is_set():
                 req = self._read_request(conn, buf)
                 if req is None:

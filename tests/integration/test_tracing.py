@@ -1,8 +1,11 @@
 """Tracing: W3C trace context from the client to every backend (passthrough
-too), spans exported as OTLP/HTTP JSON to a collector that is a small HTTP
-server thread in the test, the access log's trace id, and a dead or silent
-collector that must cost the requests nothing. Expected ids come from what
-the test sent and what the mocks saw, never from medley's own output."""
+too), spans exported over OTLP/HTTP, as protobuf (the default) and as JSON,
+to a collector that is a small HTTP/1.1 server thread in the test (it
+decodes protobuf with its own wire-format reader below, standard library
+only), the exporter keeping its connection, the access log's trace id, and
+a dead or silent collector that must cost the requests nothing. Expected
+ids come from what the test sent and what the mocks saw, never from
+medley's own output."""
 
 import http.client
 import json
@@ -26,27 +29,149 @@ STATE = "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE"
 
 
 # --------------------------------------------------------------------------
-# A collector: collects every POSTed export request.
+# OTLP protobuf, read with a wire-format decoder of its own and turned into
+# the OTLP/HTTP JSON shape (hex ids, times and ints as strings), so the same
+# span checks run on both protocols. Strict: minimal varints, and only the
+# fields medley writes, each with its wire type (field numbers from
+# opentelemetry-proto trace.proto, common.proto, resource.proto).
+
+def _varint(b, i):
+    v = 0
+    for n in range(10):
+        if i >= len(b):
+            raise ValueError("truncated varint")
+        c = b[i]
+        i += 1
+        v |= (c & 0x7F) << (7 * n)
+        if not c & 0x80:
+            if n and c == 0:
+                raise ValueError("varint not minimal")
+            return v, i
+    raise ValueError("varint longer than 10 bytes")
+
+
+def pb_fields(b):
+    """[(field number, wire type, value)] of one message: an int for wire
+    types 0 (varint) and 1 (fixed64), bytes for 2 (length-delimited)."""
+    out, i = [], 0
+    while i < len(b):
+        tag, i = _varint(b, i)
+        num, wt = tag >> 3, tag & 7
+        if num == 0:
+            raise ValueError("field number 0")
+        if wt == 0:
+            v, i = _varint(b, i)
+        elif wt == 1:
+            if i + 8 > len(b):
+                raise ValueError("truncated fixed64")
+            v, i = int.from_bytes(b[i:i + 8], "little"), i + 8
+        elif wt == 2:
+            n, i = _varint(b, i)
+            if i + n > len(b):
+                raise ValueError("length past the end")
+            v, i = b[i:i + n], i + n
+        else:
+            raise ValueError(f"wire type {wt}")
+        out.append((num, wt, v))
+    return out
+
+
+def _only(fields, allowed, what):
+    for num, wt, _ in fields:
+        if allowed.get(num) != wt:
+            raise ValueError(f"{what}: field {num} with wire type {wt}")
+    return fields
+
+
+def _key_value(b):
+    kv = {}
+    for num, _, v in _only(pb_fields(b), {1: 2, 2: 2}, "KeyValue"):
+        if num == 1:
+            kv["key"] = v.decode("utf-8")
+            continue
+        any_ = _only(pb_fields(v), {1: 2, 3: 0}, "AnyValue")
+        if len(any_) != 1:
+            raise ValueError(f"AnyValue with {len(any_)} fields")
+        anum, _, av = any_[0]
+        kv["value"] = {"stringValue": av.decode("utf-8")} if anum == 1 else {"intValue": str(av)}
+    return kv
+
+
+SPAN_WIRE = {1: 2, 2: 2, 4: 2, 5: 2, 6: 0, 7: 1, 8: 1, 9: 2, 15: 2}
+SPAN_NAMES = {1: "traceId", 2: "spanId", 4: "parentSpanId", 5: "name", 6: "kind",
+              7: "startTimeUnixNano", 8: "endTimeUnixNano"}
+
+
+def _span(b):
+    span = {}
+    for num, _, v in _only(pb_fields(b), SPAN_WIRE, "Span"):
+        if num in (1, 2, 4):
+            span[SPAN_NAMES[num]] = v.hex()
+        elif num == 5:
+            span["name"] = v.decode("utf-8")
+        elif num == 6:
+            span["kind"] = v
+        elif num in (7, 8):
+            span[SPAN_NAMES[num]] = str(v)
+        elif num == 9:
+            span.setdefault("attributes", []).append(_key_value(v))
+        else:
+            code = _only(pb_fields(v), {3: 0}, "Status")
+            span["status"] = {"code": code[0][2]} if code else {}
+    return span
+
+
+def otlp_from_protobuf(body):
+    """An ExportTraceServiceRequest as the dict its OTLP/HTTP JSON would be."""
+    doc = {"resourceSpans": []}
+    for _, _, rsb in _only(pb_fields(body), {1: 2}, "ExportTraceServiceRequest"):
+        rs = {}
+        for num, _, v in _only(pb_fields(rsb), {1: 2, 2: 2}, "ResourceSpans"):
+            if num == 1:
+                attrs = _only(pb_fields(v), {1: 2}, "Resource")
+                rs["resource"] = {"attributes": [_key_value(a) for _, _, a in attrs]}
+                continue
+            ss = {"spans": []}
+            for snum, _, sv in _only(pb_fields(v), {1: 2, 2: 2}, "ScopeSpans"):
+                if snum == 1:
+                    scope = _only(pb_fields(sv), {1: 2, 2: 2}, "InstrumentationScope")
+                    ss["scope"] = {("name" if n == 1 else "version"): x.decode("utf-8") for n, _, x in scope}
+                else:
+                    ss["spans"].append(_span(sv))
+            rs.setdefault("scopeSpans", []).append(ss)
+        doc["resourceSpans"].append(rs)
+    return doc
+
+
+# --------------------------------------------------------------------------
+# A collector: collects every POSTed export request, JSON or protobuf, and
+# answers on a kept-alive HTTP/1.1 connection (as collectors do) unless
+# told to close.
 
 class Collector:
-    def __init__(self, status=200):
+    def __init__(self, status=200, close=False):
         self.status = status
-        self.posts = []         # (path, content-type, parsed JSON)
+        self.posts = []         # (path, content-type, parsed document, connection)
         self.lock = threading.Lock()
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
             def do_POST(self):
                 n = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(n)
+                ctype = self.headers.get("Content-Type")
                 try:
-                    doc = json.loads(body)
-                except ValueError:
-                    doc = {"unparsable": body[:200].decode("latin-1")}
+                    doc = otlp_from_protobuf(body) if ctype == "application/x-protobuf" else json.loads(body)
+                except (ValueError, UnicodeDecodeError) as e:
+                    doc = {"unparsable": f"{e}: {body[:200]!r}"}
                 with outer.lock:
-                    outer.posts.append((self.path, self.headers.get("Content-Type"), doc))
+                    outer.posts.append((self.path, ctype, doc, self.client_address))
                 self.send_response(outer.status)
                 self.send_header("Content-Length", "0")
+                if close:
+                    self.send_header("Connection", "close")
                 self.end_headers()
 
             def log_message(self, *args):
@@ -61,7 +186,8 @@ class Collector:
     def spans(self):
         out = []
         with self.lock:
-            for _, _, doc in self.posts:
+            for _, _, doc, _ in self.posts:
+                check("unparsable" not in doc, f"the collector could not read an export: {doc}")
                 for rs in doc.get("resourceSpans", []):
                     for ss in rs.get("scopeSpans", []):
                         out.extend(ss.get("spans", []))
@@ -230,10 +356,10 @@ def test_sample_zero_marks_new_traces_unsampled(t):
 # --------------------------------------------------------------------------
 # Export.
 
-def test_spans_reach_the_collector(t):
+def _spans_reach_the_collector(t, extra, ctype):
     c = Collector()
     try:
-        w = t.world(config=tracing_config(c.port))
+        w = t.world(config=tracing_config(c.port, extra))
         sent = []
         for i in range(5):
             trace = f"{i + 1:032x}"
@@ -246,9 +372,9 @@ def test_spans_reach_the_collector(t):
         spans = c.wait_spans(20)
         eq(len(spans), 20, "spans: one server and three client spans per request")
         with c.lock:
-            for path, ctype, doc in c.posts:
+            for path, got_ctype, doc, _ in c.posts:
                 eq(path, "/v1/traces", "export path")
-                eq(ctype, "application/json", "export content type")
+                eq(got_ctype, ctype, "export content type")
                 res = doc["resourceSpans"][0]
                 eq(attrs(res["resource"]), {"service.name": "medley-it"}, "resource")
                 eq(res["scopeSpans"][0]["scope"]["name"], "medley", "scope name")
@@ -285,6 +411,43 @@ def test_spans_reach_the_collector(t):
         eq(value(s, "medley_trace_spans_dropped_total"), 0, "dropped spans")
         eq(value(s, "medley_trace_export_failures_total"), 0, "export failures")
         w.medley.stop()
+    finally:
+        c.stop()
+
+
+def test_spans_reach_the_collector(t):
+    _spans_reach_the_collector(t, "", "application/x-protobuf")  # OTLP/HTTP's default
+
+
+def test_spans_reach_the_collector_as_json(t):
+    _spans_reach_the_collector(t, ", otlp_protocol: http/json", "application/json")
+
+
+def _three_exports(t, c, extra=""):
+    """Three requests, each exported in its own POST; returns the connections they came on."""
+    w = t.world(config=tracing_config(c.port, extra))
+    for i in range(3):
+        w.assert_home_ok(42)
+        eq(len(c.wait_spans(4 * (i + 1))), 4 * (i + 1), f"spans after request {i + 1}")
+    w.medley.stop()
+    with c.lock:
+        return [conn for _, _, _, conn in c.posts]
+
+
+def test_export_keeps_its_connection(t):
+    for extra in ("", ", otlp_protocol: http/json"):
+        c = Collector()
+        try:
+            conns = _three_exports(t, c, extra)
+            check(len(conns) >= 3, f"{len(conns)} POSTs, expected one per request ({extra or 'protobuf'})")
+            eq(len(set(conns)), 1, f"connections for {len(conns)} POSTs ({extra or 'protobuf'})")
+        finally:
+            c.stop()
+    # A collector that says Connection: close gets a new connection each time.
+    c = Collector(close=True)
+    try:
+        conns = _three_exports(t, c)
+        eq(len(set(conns)), len(conns), "connections when the collector closes them")
     finally:
         c.stop()
 

@@ -205,7 +205,8 @@ static void provider_refusals(void **state)
     expect_error(PROV("      type: jwt\n      isuer: x\n"), 5, 7, "unknown key 'isuer' in auth provider 'p' (did you mean 'issuer'?)");
     expect_error(PROV("      type: basic\n      file: /u\n      issuer: x\n"), 6, 7,
                  "'issuer' does not apply to auth provider 'p' (a basic provider takes file, realm)");
-    expect_error(PROV("      type: jwt\n      jwks_url: https://x\n"), 5, 7, "'jwks_url' is not supported yet");
+    expect_error(PROV("      type: basic\n      file: /u\n      jwks_url: http://x\n"), 6, 7,
+                 "'jwks_url' does not apply to auth provider 'p' (a basic provider takes file, realm)");
     expect_error(PROV("      type: jwt\n      jwks_uri: https://x\n"), 5, 7, "set 'jwks_file'");
     expect_error(PROV("      type: basic\n      file: /u\n      realm: 'a\"b'\n"), 6, 14, "'realm' must be 1-64 printable");
     expect_error(PROV("      type: basic\n      file: /u\n      file: /v\n"), 6, 7, "duplicate key 'file'");

@@ -185,12 +185,12 @@ static void https_and_other_bad_urls(void **state)
 {
     (void)state;
     md_diag_t d;
-    const char *yaml = "upstreams:\n  s: { url: \"https://127.0.0.1\" }\n";
+    const char *yaml = "upstreams:\n  s: { url: \"http://127.0.0.1\", tls: { verify: false } }\n";
     assert_null(md_config_load_string(yaml, strlen(yaml), "e.yaml", &d));
     char out[700];
     md_diag_format(&d, out, sizeof(out));
-    assert_string_equal(out, "e.yaml:2:13: https upstreams are not supported yet (use http://)");
-    expect_error("upstreams:\n  s: { url: \"HTTPS://h\" }\n", 2, 13, "https upstreams are not supported yet");
+    assert_string_equal(out, "e.yaml:2:33: 'tls' of upstream 's' needs an https:// url (it is 'http://127.0.0.1')");
+    expect_error("upstreams:\n  s: { url: \"HTTPS://127.0.0.1:0\" }\n", 2, 13, "has a bad port");
 }
 
 static void bad_listen(void **state)

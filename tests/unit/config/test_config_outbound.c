@@ -94,8 +94,8 @@ static void oauth2_defaults(void **state)
 static void oauth2_refusals(void **state)
 {
     (void)state;
-    expect_error(OAUTH("      token_url: https://idp.example/token\n" CLIENT_ID SECRET_LINE), 5, 18,
-                 "https token URLs are not supported yet");
+    expect_error(OAUTH("      token_url: \"https://127.0.0.1:0/token\"\n" CLIENT_ID SECRET_LINE), 5, 18,
+                 "oauth2 token_url 'https://127.0.0.1:0/token' has a bad port");
     expect_error(OAUTH("      token_url: \"http://127.0.0.1:9100/t?x=1\"\n" CLIENT_ID SECRET_LINE), 5, 18,
                  "oauth2 token_url 'http://127.0.0.1:9100/t?x=1' must not have a query");
     expect_error(OAUTH("      token_url: ftp://idp/token\n" CLIENT_ID SECRET_LINE), 5, 18, "must start with http://");

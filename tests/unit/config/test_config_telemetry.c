@@ -1,8 +1,8 @@
 /*
  * Unit tests for the telemetry keys of the config (config/telemetry.c):
  * the defaults (everything on, no span export), each key's accepted forms
- * (`tracing:` and its otlp_endpoint URL forms too), and every mistake
- * reported at its line:column. Positions are counted by hand.
+ * (`tracing:` with its otlp_endpoint URL forms and otlp_protocol too), and
+ * every mistake reported at its line:column. Positions are counted by hand.
  */
 #include "testutil.h"
 
@@ -38,6 +38,7 @@ static void defaults_turn_everything_on(void **state)
     assert_int_equal(t->otlp_batch, 512);
     assert_int_equal(t->otlp_interval_ms, 1000);
     assert_int_equal(t->otlp_timeout_ms, 2000);
+    assert_int_equal(t->otlp_protocol, MD_OTLP_PROTOBUF); /* OTLP/HTTP's default */
     md_config_free(cfg);
 }
 
@@ -51,7 +52,8 @@ static void tracing_keys_are_read(void **state)
                             "  queue: 100\n"
                             "  batch: 50\n"
                             "  interval: 500ms\n"
-                            "  timeout: 3s\n" BASE);
+                            "  timeout: 3s\n"
+                            "  otlp_protocol: http/json\n" BASE);
     const md_telemetry_conf_t *t = &cfg->telemetry;
     assert_string_equal(t->otlp_endpoint, "http://collector.local:4319/v1/traces");
     assert_string_equal(t->otlp_host, "collector.local");
@@ -63,6 +65,10 @@ static void tracing_keys_are_read(void **state)
     assert_int_equal(t->otlp_batch, 50);
     assert_int_equal(t->otlp_interval_ms, 500);
     assert_int_equal(t->otlp_timeout_ms, 3000);
+    assert_int_equal(t->otlp_protocol, MD_OTLP_JSON);
+    md_config_free(cfg);
+    cfg = load("tracing: { otlp_protocol: http/protobuf }\n" BASE);
+    assert_int_equal(cfg->telemetry.otlp_protocol, MD_OTLP_PROTOBUF);
     md_config_free(cfg);
 }
 
@@ -133,6 +139,14 @@ static void tracing_mistakes_have_positions(void **state)
     expect_error("tracing:\n  service_name: \"\"\n" BASE, 2, 17, "'service_name' must not be empty");
     expect_error("tracing:\n  smaple: 1\n" BASE, 2, 3, "unknown key 'smaple' in tracing (did you mean 'sample'?)");
     expect_error("tracing: 5\n" BASE, 1, 10, "tracing must be a mapping");
+    expect_error("tracing:\n  otlp_protocol: grpc\n" BASE, 2, 18, "'otlp_protocol' grpc is not supported");
+    expect_error("tracing:\n  otlp_protocol: http/JSON\n" BASE, 2, 18,
+                 "'otlp_protocol' must be http/protobuf or http/json");
+    expect_error("tracing:\n  otlp_protocol: [http/json]\n" BASE, 2, 18,
+                 "'otlp_protocol' must be http/protobuf or http/json");
+    expect_error("tracing: { otlp_protocol: \"\" }\n" BASE, 1, 27, "'otlp_protocol' must be http/protobuf");
+    expect_error("tracing:\n  otlp_protocl: http/json\n" BASE, 2, 3,
+                 "unknown key 'otlp_protocl' in tracing (did you mean 'otlp_protocol'?)");
     expect_error("tracing: off\ntracing: off\n" BASE, 2, 1, "duplicate key 'tracing'");
 }
 

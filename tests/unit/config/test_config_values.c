@@ -206,7 +206,7 @@ static void upstream_urls_parse(void **state)
 static void upstream_urls_rejected(void **state)
 {
     (void)state;
-    expect_url_error("https://127.0.0.1", "https upstreams are not supported yet");
+    expect_url_error("https://user@127.0.0.1", "must not contain user info");
     expect_url_error("ftp://127.0.0.1", "must start with http://");
     expect_url_error("127.0.0.1:80", "must start with http://");
     expect_url_error("http://user:pw@127.0.0.1", "must not contain user info");

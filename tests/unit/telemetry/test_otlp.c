@@ -1,10 +1,13 @@
 /*
  * Unit tests for telemetry/otlp (the span queue and exporter) and for the
- * spans a finished request becomes (md_tm_finish): the exact OTLP/HTTP
- * JSON of a span, written out by hand; every field of a real request's
- * spans parsed back with the project's JSON scanner; the queue's bound and
- * drop count; and the POST against a small receiver thread that answers
- * 200, 503, garbage or nothing, and a port where nothing listens.
+ * spans a finished request becomes (md_tm_finish), with otlp_protocol:
+ * http/json: the exact OTLP/HTTP JSON of a span, written out by hand;
+ * every field of a real request's spans parsed back with the project's
+ * JSON scanner; the queue's bound and drop count; and the POST against a
+ * small receiver thread that answers 200, 503, garbage or nothing (and
+ * closes the connection after each answer, so a kept connection goes
+ * stale), and a port where nothing listens. The protobuf encoding and
+ * keep-alive are tested in test_otlp_pb.c.
  */
 #include "testutil.h"
 
@@ -168,7 +171,8 @@ static md_config_t *load(uint16_t port, const char *extra)
     char yaml[2048];
     snprintf(yaml, sizeof(yaml),
              "admin: off\naccess_log: off\nserver_timing: false\n"
-             "tracing: { otlp_endpoint: \"http://127.0.0.1:%u/v1/traces\", service_name: svc%s }\n"
+             "tracing: { otlp_endpoint: \"http://127.0.0.1:%u/v1/traces\", otlp_protocol: http/json, "
+             "service_name: svc%s }\n"
              "upstreams:\n  news: { url: \"http://127.0.0.1:9001\" }\n  hr: { url: \"http://[::1]:9002\" }\n"
              "endpoints:\n"
              "  - path: /home\n    backends:\n"
@@ -387,7 +391,8 @@ static void encodes_the_longest_strings(void **state)
     memset(route + 1, '\\', 2000);
     route[2001] = '\0';
     snprintf(yaml, sizeof(yaml),
-             "tracing: { otlp_endpoint: \"http://127.0.0.1:1/v1/traces\", service_name: svc }\n"
+             "tracing: { otlp_endpoint: \"http://127.0.0.1:1/v1/traces\", service_name: svc, "
+             "otlp_protocol: http/json }\n"
              "upstreams:\n  news: { url: \"http://127.0.0.1:9001\" }\n"
              "endpoints:\n  - path: %s\n    backends:\n      - { upstream: news, path: /n, as: news }\n",
              route);
@@ -504,7 +509,7 @@ static void flush_exports_to_a_collector(void **state)
         assert_non_null(strstr(r.head[k], "POST /v1/traces HTTP/1.1\r\n"));
         assert_non_null(strstr(r.head[k], "\r\nContent-Type: application/json\r\n"));
         assert_non_null(strstr(r.head[k], "\r\nHost: 127.0.0.1:"));
-        assert_non_null(strstr(r.head[k], "\r\nConnection: close\r\n"));
+        assert_null(strstr(r.head[k], "\r\nConnection:")); /* HTTP/1.1: may be kept */
         md_json_toks_t toks;
         md_json_toks_init(&toks, 0);
         uint32_t arr = spans_of(r.body[k], &toks, r.body_len[k]);

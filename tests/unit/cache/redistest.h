@@ -1,0 +1,203 @@
+/*
+ * redistest.h - what the Redis tests of scripts and shared rate limits
+ * share: a real redis-server started on a free loopback port (never 6379,
+ * killed with the test), raw blocking hiredis commands to look at what the
+ * client did, and a loop runner that waits for a condition with a bound.
+ * Include after testutil.h; the including file defines `loop`.
+ */
+#ifndef MD_REDISTEST_H
+#define MD_REDISTEST_H
+
+#include "cache/redis.h"
+#include "core/loop.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <hiredis/hiredis.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define RT_GUARD_MS 15000 /* no wait may take longer (valgrind included) */
+
+static md_loop_t *loop;
+
+static inline int rt_free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t len = sizeof(a);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || getsockname(fd, (struct sockaddr *)&a, &len) < 0)
+        abort();
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static inline redisContext *rt_raw(int port)
+{
+    struct timeval tv = { 1, 0 };
+    redisContext *c = redisConnectWithTimeout("127.0.0.1", port, tv);
+    if (c && c->err) {
+        redisFree(c);
+        c = NULL;
+    }
+    return c;
+}
+
+/* redis-server in the foreground, killed with us if we die; returns when it
+ * answers PING. */
+static inline pid_t rt_server_start(int port)
+{
+    char portstr[16];
+    snprintf(portstr, sizeof(portstr), "%d", port);
+    const char *argv[] = { "redis-server", "--port", portstr, "--bind", "127.0.0.1", "--save", "", "--appendonly",
+                           "no", "--daemonize", "no", "--dir", "/tmp", "--loglevel", "warning", NULL };
+    pid_t pid = fork();
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        int devnull = open("/dev/null", O_WRONLY);
+        dup2(devnull, 1);
+        dup2(devnull, 2);
+        execv("/usr/bin/redis-server", (char *const *)argv);
+        _exit(127);
+    }
+    assert_true(pid > 0);
+    for (int i = 0; i < 1000; i++) {
+        redisContext *c = rt_raw(port);
+        redisReply *rep = c ? redisCommand(c, "PING") : NULL;
+        bool ok = rep != NULL;
+        freeReplyObject(rep);
+        if (c)
+            redisFree(c);
+        if (ok)
+            return pid;
+        usleep(10000);
+    }
+    fail_msg("redis-server on port %d did not start", port);
+    return -1;
+}
+
+static inline void rt_server_kill(pid_t pid)
+{
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+}
+
+/* A raw command's reply (free it with freeReplyObject); fails the test
+ * when the server cannot be reached. */
+static inline redisReply *rt_cmd(int port, const char *fmt, ...)
+{
+    redisContext *c = rt_raw(port);
+    assert_non_null(c);
+    va_list ap;
+    va_start(ap, fmt);
+    redisReply *rep = redisvCommand(c, fmt, ap);
+    va_end(ap);
+    redisFree(c);
+    assert_non_null(rep);
+    return rep;
+}
+
+/* A raw command answered with an integer; -1000 for anything else. */
+static inline long long rt_int(int port, const char *fmt, ...)
+{
+    redisContext *c = rt_raw(port);
+    assert_non_null(c);
+    va_list ap;
+    va_start(ap, fmt);
+    redisReply *rep = redisvCommand(c, fmt, ap);
+    va_end(ap);
+    long long v = rep && rep->type == REDIS_REPLY_INTEGER ? rep->integer : -1000;
+    freeReplyObject(rep);
+    redisFree(c);
+    return v;
+}
+
+/* calls=N of one command in INFO commandstats ("evalsha", "script|load"),
+ * 0 when it has not run since the last CONFIG RESETSTAT. */
+static inline long long rt_calls(int port, const char *cmd)
+{
+    redisReply *rep = rt_cmd(port, "INFO commandstats");
+    char want[64];
+    snprintf(want, sizeof(want), "cmdstat_%s:calls=", cmd);
+    const char *p = rep->type == REDIS_REPLY_STRING ? strstr(rep->str, want) : NULL;
+    long long v = p ? atoll(p + strlen(want)) : 0;
+    freeReplyObject(rep);
+    return v;
+}
+
+/* ---- the loop ---- */
+
+typedef bool (*rt_cond_fn)(void *ctx);
+
+typedef struct rt_waiter {
+    rt_cond_fn cond;
+    void *ctx;
+    uint64_t until_ms;
+    bool met;
+    md_timer_t tick;
+} rt_waiter_t;
+
+static inline void rt_on_tick(md_timer_t *t)
+{
+    rt_waiter_t *w = t->data;
+    if (w->cond && w->cond(w->ctx)) {
+        w->met = true;
+        md_loop_stop(loop);
+    } else if (md_now_us() / 1000 >= w->until_ms) {
+        md_loop_stop(loop);
+    } else {
+        md_timer_start(loop, t, 2);
+    }
+}
+
+/* Runs the loop until cond holds (true) or max_ms pass (false). */
+static inline bool rt_wait(rt_cond_fn cond, void *ctx, uint64_t max_ms)
+{
+    rt_waiter_t w = { cond, ctx, md_now_us() / 1000 + max_ms, false, { 0 } };
+    md_timer_init(&w.tick, rt_on_tick, &w);
+    md_loop_update_time(loop);
+    md_timer_start(loop, &w.tick, 0);
+    md_loop_run(loop);
+    md_timer_stop(loop, &w.tick);
+    return w.met;
+}
+
+static inline void rt_run_for(uint64_t ms)
+{
+    rt_wait(NULL, NULL, ms);
+}
+
+static inline bool rt_client_up(void *arg)
+{
+    return md_redis_up(arg);
+}
+
+static inline md_cache_global_conf_t rt_conf(int port)
+{
+    md_cache_global_conf_t c;
+    memset(&c, 0, sizeof(c));
+    c.store = MD_CACHE_STORE_REDIS;
+    c.redis_host = "127.0.0.1";
+    c.redis_port = (uint16_t)port;
+    c.redis_timeout_ms = 3000; /* generous: valgrind */
+    c.redis_prefix = "medley:";
+    return c;
+}
+
+/* A client on conf's server, connected. */
+static inline md_redis_t *rt_client(const md_cache_global_conf_t *conf)
+{
+    md_redis_t *r = md_redis_new(loop, conf);
+    assert_non_null(r);
+    assert_true(rt_wait(rt_client_up, r, RT_GUARD_MS));
+    return r;
+}
+
+#endif
