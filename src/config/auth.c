@@ -371,15 +371,7 @@ static int parse_jwks_url(md_cfg_ctx_t *c, const md_cfg_node_t *map, const md_cf
 {
     md_upstream_conf_t *u = md_calloc(1, sizeof(*u));
     p->jwks = u;
-    char name[MD_CFG_MAX_NAME + 8];
-    snprintf(name, sizeof(name), "%s.jwks", p->name);
-    u->name = md_strdup(name);
-    u->timeout_ms = JWKS_TIMEOUT_DEFAULT_MS;
-    u->max_connections = 1;
-    u->max_queue = 1;
-    u->max_response_bytes = MD_JWKS_MAX_BYTES;
-    u->line = url->line;
-    u->col = url->col;
+    md_cfg_side_upstream(u, p->name, "jwks", JWKS_TIMEOUT_DEFAULT_MS, MD_JWKS_MAX_BYTES, url);
     p->jwks_refresh_ms = JWKS_REFRESH_DEFAULT_MS;
     const md_cfg_node_t *n;
     if ((n = md_cfg_get(map, "jwks_refresh")) &&

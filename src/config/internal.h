@@ -242,4 +242,14 @@ int md_cfg_forward_authorization(md_cfg_ctx_t *c, const md_cfg_node_t *map, md_b
                                  const char *what);
 void md_cfg_oauth2_free(md_oauth2_conf_t *o);
 
+/* outbound.c: the fixed part of an upstream the gateway itself calls to
+ * fetch a credential for `owner` (an upstream's oauth2 token_url, a jwt
+ * provider's jwks_url): named "OWNER.suffix" (suffix of at most 7
+ * characters), one connection and one queued call, answers capped at
+ * max_response_bytes, timeout_ms until the caller parses its own timeout
+ * key, and `at`'s line/col for messages. The URL is the caller's to parse
+ * (md_cfg_http_url), and connect_timeout_ms to set once timeout_ms is final. */
+void md_cfg_side_upstream(md_upstream_conf_t *u, const char *owner, const char *suffix, uint32_t timeout_ms,
+                          size_t max_response_bytes, const md_cfg_node_t *at);
+
 #endif

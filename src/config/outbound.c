@@ -8,7 +8,8 @@
  * Authorization header and no forwarded one, and a backend that forwards
  * the caller's header configures none of its own. The client secret is
  * copied once, wiped when the config is freed, and never appears in a
- * message.
+ * message. md_cfg_side_upstream, the upstream a credential is fetched
+ * from, is here too: auth.c's jwks_url is built the same way.
  */
 #include "config/config.h"
 #include "config/internal.h"
@@ -53,19 +54,27 @@ static bool is_scope(const char *s)
     return token;
 }
 
+void md_cfg_side_upstream(md_upstream_conf_t *u, const char *owner, const char *suffix, uint32_t timeout_ms,
+                          size_t max_response_bytes, const md_cfg_node_t *at)
+{
+    char name[MD_CFG_MAX_NAME + 8];
+    snprintf(name, sizeof(name), "%s.%s", owner, suffix);
+    u->name = md_strdup(name);
+    u->timeout_ms = timeout_ms;
+    /* The gateway fetches each credential one at a time (gateway/refresh.h),
+     * so one connection and no queue beyond that call are all it needs. */
+    u->max_connections = 1;
+    u->max_queue = 1;
+    u->max_response_bytes = max_response_bytes;
+    u->line = at->line;
+    u->col = at->col;
+}
+
 static int parse_token_url(md_cfg_ctx_t *c, const md_cfg_node_t *map, md_upstream_conf_t *u, const char *what)
 {
     md_upstream_conf_t *t = &u->oauth2->token;
     const md_cfg_node_t *n;
-    char name[MD_CFG_MAX_NAME + 8];
-    snprintf(name, sizeof(name), "%s.oauth2", u->name);
-    t->name = md_strdup(name);
-    t->timeout_ms = OAUTH2_DEFAULT_TIMEOUT_MS;
-    t->max_connections = 1;
-    t->max_queue = 1;
-    t->max_response_bytes = OAUTH2_MAX_RESPONSE;
-    t->line = map->line;
-    t->col = map->col;
+    md_cfg_side_upstream(t, u->name, "oauth2", OAUTH2_DEFAULT_TIMEOUT_MS, OAUTH2_MAX_RESPONSE, map);
     if ((n = md_cfg_get(map, "timeout")) && md_cfg_duration(c, n, &t->timeout_ms) != MD_OK)
         return MD_EINVAL;
     t->connect_timeout_ms = MD_MIN(t->timeout_ms, 1000u);

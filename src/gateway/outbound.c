@@ -77,33 +77,36 @@ typedef struct gw_token {
     char value[];                     /* "Bearer <token>" */
 } gw_token_t;
 
-typedef struct gw_oauth {
+/* What every background credential has: its URL's client, the scheduled
+ * fetch, the retry delay and the early-fetch bookkeeping. The first member
+ * of gw_oauth_t and gw_jwks_src_t, so the timer and forced-fetch handlers
+ * serve both; `fetch` is what differs. */
+typedef struct gw_fetch_src gw_fetch_src_t;
+struct gw_fetch_src {
     struct gw_outbound *ob;
-    const md_upstream_conf_t *up;     /* NULL: this upstream has no oauth2 */
-    md_upstream_conf_t idp;           /* the token endpoint, base_path "" */
-    md_upstream_t *client;            /* outbound thread only */
+    md_upstream_conf_t idp;           /* the credential's URL, base_path "" */
+    md_upstream_t *client;            /* client..retry_ms: outbound thread only */
     md_upstream_call_t *call;
     md_timer_t timer;
-    uint64_t sent_ms;
     uint32_t retry_ms;
-    _Atomic(gw_token_t *) current;
+    void (*fetch)(gw_fetch_src_t *);  /* sends the request; the caller holds the refresh's fetch */
     atomic_bool attempted;            /* the first fetch ended, either way */
-    gw_refresh_t refresh;             /* initialized when up is set */
+    gw_refresh_t refresh;             /* any thread; initialized when the credential is configured */
+};
+
+typedef struct gw_oauth {
+    gw_fetch_src_t src;               /* first: a gw_fetch_src_t * is a gw_oauth_t * */
+    const md_upstream_conf_t *up;     /* NULL: this upstream has no oauth2 */
+    uint64_t sent_ms;
+    _Atomic(gw_token_t *) current;
 } gw_oauth_t;
 
 /* A jwt provider's jwks_url. */
 typedef struct gw_jwks_src {
-    struct gw_outbound *ob;
+    gw_fetch_src_t src;               /* first: a gw_fetch_src_t * is a gw_jwks_src_t * */
     const md_auth_provider_conf_t *conf; /* NULL: not a jwks_url provider */
-    md_upstream_conf_t idp;           /* the JWKS URL, base_path "" */
-    md_upstream_t *client;            /* client..last_why: outbound thread only */
-    md_upstream_call_t *call;
-    md_timer_t timer;
-    uint32_t retry_ms;
-    char last_why[256];               /* the failure logged last; "" while fetches succeed */
+    char last_why[256];               /* outbound thread: the failure logged last; "" while fetches succeed */
     md_jwks_slot_t *slot;             /* any thread; empty until the first good fetch */
-    atomic_bool attempted;
-    gw_refresh_t refresh;             /* any thread; initialized when conf is set */
 } gw_jwks_src_t;
 
 struct gw_outbound {
@@ -169,9 +172,9 @@ static void publish(gw_oauth_t *o, const char *tok, size_t len, uint64_t life_s)
     t->value[t->len] = '\0';
     gw_token_t *old = atomic_exchange(&o->current, t);
     if (old) {
-        old->next = o->ob->retired;
-        o->ob->retired = old;
-        reclaim(o->ob);
+        old->next = o->src.ob->retired;
+        o->src.ob->retired = old;
+        reclaim(o->src.ob);
     }
 }
 
@@ -311,36 +314,87 @@ static void oauth_error(const md_buf_t *body, char *out, size_t cap)
     md_json_toks_free(&toks);
 }
 
-/* ---- fetching tokens (outbound thread) ---- */
+/* ---- fetching, either credential (outbound thread) ---- */
 
 /* Marks a credential's first fetch as ended, for wait_first. */
-static void first_attempt_done(gw_outbound_t *ob, atomic_bool *attempted)
+static void first_attempt_done(gw_fetch_src_t *f)
 {
-    if (atomic_load(attempted))
+    if (atomic_load(&f->attempted))
         return;
-    pthread_mutex_lock(&ob->mu);
-    atomic_store(attempted, true);
-    pthread_cond_broadcast(&ob->cv);
-    pthread_mutex_unlock(&ob->mu);
+    pthread_mutex_lock(&f->ob->mu);
+    atomic_store(&f->attempted, true);
+    pthread_cond_broadcast(&f->ob->cv);
+    pthread_mutex_unlock(&f->ob->mu);
 }
+
+/* Scheduled: the refresh (a token at 80% of its life, a key set after
+ * jwks_refresh), or a retry. */
+static void on_timer(md_timer_t *t)
+{
+    gw_fetch_src_t *f = t->data;
+    if (gw_refresh_begin(&f->refresh)) /* else a forced fetch is on its way */
+        f->fetch(f);
+}
+
+/* Posted by gw_outbound_unauthorized or gw_jwks_force, which won the
+ * refresh's forced fetch. */
+static void force_fetch(void *arg)
+{
+    gw_fetch_src_t *f = arg;
+    if (f->ob->stopping || f->call) /* a running fetch's end serves the forced one too */
+        return;
+    if (!f->client) { /* an unusable URL: nothing to fetch, ever */
+        gw_refresh_end(&f->refresh, false);
+        return;
+    }
+    md_timer_stop(f->ob->loop, &f->timer);
+    f->fetch(f);
+}
+
+/* The client and the first fetch (unless a forced one is on its way). A
+ * URL whose bytes the client refuses (host or path) can never be fetched:
+ * its first attempt ends at once, and forced fetches end as they start.
+ * owner, name and url only word that refusal's message. */
+static void start_fetch(gw_fetch_src_t *f, const char *owner, const char *name, const char *url)
+{
+    f->client = md_upstream_new(f->ob->loop, &f->idp, 1);
+    if (!f->client) {
+        fprintf(stderr, "medley: %s '%s': the %s cannot be used\n", owner, name, url);
+        first_attempt_done(f);
+    } else if (gw_refresh_begin(&f->refresh)) {
+        f->fetch(f);
+    }
+}
+
+/* Once the loop ended: nothing of the credential's may run any more. */
+static void stop_fetch(gw_fetch_src_t *f)
+{
+    md_upstream_cancel(f->call);
+    md_timer_stop(f->ob->loop, &f->timer);
+    md_upstream_free(f->client);
+}
+
+/* ---- fetching tokens (outbound thread) ---- */
 
 static void fetch_failed(gw_oauth_t *o, const char *why)
 {
-    o->retry_ms = gw_backoff_next(o->retry_ms, RETRY_FIRST_MS, RETRY_MAX_MS);
+    gw_fetch_src_t *f = &o->src;
+    f->retry_ms = gw_backoff_next(f->retry_ms, RETRY_FIRST_MS, RETRY_MAX_MS);
     fprintf(stderr, "medley: upstream '%s': cannot get an OAuth2 token from %s: %s; retrying in %u ms\n",
-            o->up->name, o->up->oauth2->token.url, why, (unsigned)o->retry_ms);
-    md_timer_start(o->ob->loop, &o->timer, o->retry_ms);
-    gw_refresh_end(&o->refresh, false);
-    first_attempt_done(o->ob, &o->attempted);
+            o->up->name, o->up->oauth2->token.url, why, (unsigned)f->retry_ms);
+    md_timer_start(f->ob->loop, &f->timer, f->retry_ms);
+    gw_refresh_end(&f->refresh, false);
+    first_attempt_done(f);
 }
 
 static void on_token(md_upstream_result_t *res, void *arg)
 {
     gw_oauth_t *o = arg;
+    gw_fetch_src_t *f = &o->src;
     char why[200], code[48];
     uint64_t life_s = 0;
     bool ok = false;
-    o->call = NULL;
+    f->call = NULL;
     if (res->error != MD_OK) {
         snprintf(why, sizeof(why), "%s", md_strerror(res->error));
     } else if (res->status != 200) {
@@ -348,11 +402,11 @@ static void on_token(md_upstream_result_t *res, void *arg)
         snprintf(why, sizeof(why), "status %d%s%s%s", res->status, code[0] ? " (" : "", code, code[0] ? ")" : "");
     } else if (take_answer(o, &res->body, &life_s, why, sizeof(why)) == MD_OK) {
         ok = true;
-        o->retry_ms = 0;
+        f->retry_ms = 0;
         uint64_t at = o->sent_ms + life_s * 800, now = now_ms();
-        md_timer_start(o->ob->loop, &o->timer, at > now + 1000 ? at - now : 1000);
-        gw_refresh_end(&o->refresh, true);
-        first_attempt_done(o->ob, &o->attempted);
+        md_timer_start(f->ob->loop, &f->timer, at > now + 1000 ? at - now : 1000);
+        gw_refresh_end(&f->refresh, true);
+        first_attempt_done(f);
     }
     if (res->body.data)
         explicit_bzero(res->body.data, res->body.len);
@@ -380,8 +434,9 @@ static void form_value(md_buf_t *b, const char *name, const char *v)
 }
 
 /* Sends the token request; the caller holds the refresh's fetch. */
-static void fetch(gw_oauth_t *o)
+static void token_fetch(gw_fetch_src_t *f)
 {
+    gw_oauth_t *o = (gw_oauth_t *)f;
     const md_oauth2_conf_t *c = o->up->oauth2;
     md_buf_t form;
     md_buf_init(&form, FORM_MAX_BYTES);
@@ -397,34 +452,12 @@ static void fetch(gw_oauth_t *o)
     const char *path = c->token.base_path[0] ? c->token.base_path : "/";
     md_upstream_req_t r = { "POST", path, strlen(path), hs, 2, form.data, form.len, 0 };
     o->sent_ms = now_ms();
-    o->call = md_upstream_call(o->client, &r, on_token, o);
+    f->call = md_upstream_call(f->client, &r, on_token, o);
     if (form.data)
         explicit_bzero(form.data, form.len);
     md_buf_free(&form);
-    if (!o->call)
+    if (!f->call)
         fetch_failed(o, "the token request could not be sent");
-}
-
-/* Scheduled: the refresh at 80% of the life, or a retry. */
-static void on_timer(md_timer_t *t)
-{
-    gw_oauth_t *o = t->data;
-    if (gw_refresh_begin(&o->refresh)) /* else a forced fetch is on its way */
-        fetch(o);
-}
-
-/* Posted by gw_outbound_unauthorized, which won the refresh's forced fetch. */
-static void force_token(void *arg)
-{
-    gw_oauth_t *o = arg;
-    if (o->ob->stopping || o->call) /* a running fetch's end serves the forced one too */
-        return;
-    if (!o->client) { /* an unusable URL: nothing to fetch, ever */
-        gw_refresh_end(&o->refresh, false);
-        return;
-    }
-    md_timer_stop(o->ob->loop, &o->timer);
-    fetch(o);
 }
 
 /* ---- fetching key sets (outbound thread) ---- */
@@ -434,22 +467,23 @@ static void force_token(void *arg)
 static void jwks_done(gw_jwks_src_t *s, bool ok, const char *why)
 {
     const md_auth_provider_conf_t *c = s->conf;
+    gw_fetch_src_t *f = &s->src;
     if (ok) {
         if (s->last_why[0])
             fprintf(stderr, "medley: auth provider '%s': JWKS fetched from %s again\n", c->name, c->jwks->url);
         s->last_why[0] = '\0';
-        s->retry_ms = 0;
-        md_timer_start(s->ob->loop, &s->timer, c->jwks_refresh_ms);
+        f->retry_ms = 0;
+        md_timer_start(f->ob->loop, &f->timer, c->jwks_refresh_ms);
     } else {
-        s->retry_ms = gw_backoff_next(s->retry_ms, RETRY_FIRST_MS, JWKS_RETRY_MAX_MS);
+        f->retry_ms = gw_backoff_next(f->retry_ms, RETRY_FIRST_MS, JWKS_RETRY_MAX_MS);
         if (strcmp(s->last_why, why) != 0)
             fprintf(stderr, "medley: auth provider '%s': cannot fetch the JWKS from %s: %s; keeping the previous "
                     "keys and retrying (1 s, doubling to 60 s)\n", c->name, c->jwks->url, why);
         snprintf(s->last_why, sizeof(s->last_why), "%s", why);
-        md_timer_start(s->ob->loop, &s->timer, s->retry_ms);
+        md_timer_start(f->ob->loop, &f->timer, f->retry_ms);
     }
-    gw_refresh_end(&s->refresh, ok);
-    first_attempt_done(s->ob, &s->attempted);
+    gw_refresh_end(&f->refresh, ok);
+    first_attempt_done(f);
 }
 
 static void on_jwks(md_upstream_result_t *res, void *arg)
@@ -457,7 +491,7 @@ static void on_jwks(md_upstream_result_t *res, void *arg)
     gw_jwks_src_t *s = arg;
     char why[256], err[200];
     bool ok = false;
-    s->call = NULL;
+    s->src.call = NULL;
     if (res->error != MD_OK) {
         snprintf(why, sizeof(why), "%s", md_strerror(res->error));
     } else if (res->status != 200) {
@@ -476,36 +510,16 @@ static void on_jwks(md_upstream_result_t *res, void *arg)
 }
 
 /* Sends the JWKS request; the caller holds the refresh's fetch. */
-static void jwks_fetch(gw_jwks_src_t *s)
+static void jwks_fetch(gw_fetch_src_t *f)
 {
+    gw_jwks_src_t *s = (gw_jwks_src_t *)f;
     static const md_header_t hs[] = { { "Accept", 6, "application/jwk-set+json, application/json", 42 } };
     const char *base = s->conf->jwks->base_path;
     const char *path = base[0] ? base : "/";
     md_upstream_req_t r = { "GET", path, strlen(path), hs, 1, NULL, 0, 0 };
-    s->call = md_upstream_call(s->client, &r, on_jwks, s);
-    if (!s->call)
+    f->call = md_upstream_call(f->client, &r, on_jwks, s);
+    if (!f->call)
         jwks_done(s, false, "the request could not be sent");
-}
-
-static void on_jwks_timer(md_timer_t *t)
-{
-    gw_jwks_src_t *s = t->data;
-    if (gw_refresh_begin(&s->refresh)) /* else a forced fetch is on its way */
-        jwks_fetch(s);
-}
-
-/* Posted by gw_jwks_force, which won the refresh's forced fetch. */
-static void force_jwks(void *arg)
-{
-    gw_jwks_src_t *s = arg;
-    if (s->ob->stopping || s->call) /* a running fetch's end serves the forced one too */
-        return;
-    if (!s->client) { /* an unusable URL: nothing to fetch, ever */
-        gw_refresh_end(&s->refresh, false);
-        return;
-    }
-    md_timer_stop(s->ob->loop, &s->timer);
-    jwks_fetch(s);
 }
 
 /* ---- the outbound thread ---- */
@@ -517,35 +531,14 @@ static void stop_loop(void *arg)
     md_loop_stop(ob->loop);
 }
 
-/* The clients and first fetches (unless a forced one is on its way). A
- * URL whose bytes the client refuses (host or path) can never be fetched:
- * its first attempt ends at once, and forced fetches end as they start. */
 static void start_fetches(gw_outbound_t *ob)
 {
-    for (size_t i = 0; i < ob->nslots; i++) {
-        gw_oauth_t *o = &ob->slots[i];
-        if (!o->up)
-            continue;
-        o->client = md_upstream_new(ob->loop, &o->idp, 1);
-        if (!o->client) {
-            fprintf(stderr, "medley: upstream '%s': the OAuth2 token URL cannot be used\n", o->up->name);
-            first_attempt_done(ob, &o->attempted);
-        } else if (gw_refresh_begin(&o->refresh)) {
-            fetch(o);
-        }
-    }
-    for (size_t i = 0; i < ob->njwks; i++) {
-        gw_jwks_src_t *s = &ob->jwks[i];
-        if (!s->conf)
-            continue;
-        s->client = md_upstream_new(ob->loop, &s->idp, 1);
-        if (!s->client) {
-            fprintf(stderr, "medley: auth provider '%s': the jwks_url cannot be used\n", s->conf->name);
-            first_attempt_done(ob, &s->attempted);
-        } else if (gw_refresh_begin(&s->refresh)) {
-            jwks_fetch(s);
-        }
-    }
+    for (size_t i = 0; i < ob->nslots; i++)
+        if (ob->slots[i].up)
+            start_fetch(&ob->slots[i].src, "upstream", ob->slots[i].up->name, "OAuth2 token URL");
+    for (size_t i = 0; i < ob->njwks; i++)
+        if (ob->jwks[i].conf)
+            start_fetch(&ob->jwks[i].src, "auth provider", ob->jwks[i].conf->name, "jwks_url");
 }
 
 static void *outbound_main(void *arg)
@@ -553,18 +546,10 @@ static void *outbound_main(void *arg)
     gw_outbound_t *ob = arg;
     start_fetches(ob);
     md_loop_run(ob->loop);
-    for (size_t i = 0; i < ob->nslots; i++) {
-        gw_oauth_t *o = &ob->slots[i];
-        md_upstream_cancel(o->call);
-        md_timer_stop(ob->loop, &o->timer);
-        md_upstream_free(o->client);
-    }
-    for (size_t i = 0; i < ob->njwks; i++) {
-        gw_jwks_src_t *s = &ob->jwks[i];
-        md_upstream_cancel(s->call);
-        md_timer_stop(ob->loop, &s->timer);
-        md_upstream_free(s->client);
-    }
+    for (size_t i = 0; i < ob->nslots; i++)
+        stop_fetch(&ob->slots[i].src);
+    for (size_t i = 0; i < ob->njwks; i++)
+        stop_fetch(&ob->jwks[i].src);
     md_timer_stop(ob->loop, &ob->reclaim);
     return NULL;
 }
@@ -585,8 +570,8 @@ void gw_outbound_unauthorized(md_gateway_t *gw, size_t upstream, const md_upstre
     gw_token_t *t = atomic_load(&o->current);
     bool current = t && t->published_us <= sent;
     atomic_fetch_sub(&ob->readers, 1);
-    if (current && gw_refresh_force(&o->refresh, now / 1000, NULL) == GW_REFRESH_STARTED)
-        md_loop_post(ob->loop, force_token, o);
+    if (current && gw_refresh_force(&o->src.refresh, now / 1000, NULL) == GW_REFRESH_STARTED)
+        md_loop_post(ob->loop, force_fetch, &o->src);
 }
 
 static gw_jwks_src_t *jwks_src(const md_gateway_t *gw, size_t provider)
@@ -604,18 +589,18 @@ md_jwks_t *gw_jwks_acquire(md_gateway_t *gw, size_t provider)
 int gw_jwks_force(md_gateway_t *gw, size_t provider, gw_refresh_waiter_t *w)
 {
     gw_jwks_src_t *s = jwks_src(gw, provider);
-    if (!s || !s->ob->running)
+    if (!s || !s->src.ob->running)
         return MD_ERR;
-    int rc = gw_refresh_force(&s->refresh, md_now_us() / 1000, w);
+    int rc = gw_refresh_force(&s->src.refresh, md_now_us() / 1000, w);
     if (rc == GW_REFRESH_STARTED)
-        md_loop_post(s->ob->loop, force_jwks, s);
+        md_loop_post(s->src.ob->loop, force_fetch, &s->src);
     return rc;
 }
 
 bool gw_jwks_cancel(md_gateway_t *gw, size_t provider, gw_refresh_waiter_t *w)
 {
     gw_jwks_src_t *s = jwks_src(gw, provider);
-    return s && gw_refresh_cancel(&s->refresh, w);
+    return s && gw_refresh_cancel(&s->src.refresh, w);
 }
 
 int gw_jwks_stats(md_gateway_t *gw, size_t provider, gw_refresh_stats_t *st)
@@ -623,7 +608,7 @@ int gw_jwks_stats(md_gateway_t *gw, size_t provider, gw_refresh_stats_t *st)
     gw_jwks_src_t *s = jwks_src(gw, provider);
     if (!s)
         return MD_ENOTFOUND;
-    gw_refresh_get_stats(&s->refresh, st);
+    gw_refresh_get_stats(&s->src.refresh, st);
     return MD_OK;
 }
 
@@ -632,7 +617,7 @@ int gw_oauth_stats(md_gateway_t *gw, size_t upstream, gw_refresh_stats_t *st)
     gw_outbound_t *ob = gw->outbound;
     if (!ob || upstream >= ob->nslots || !ob->slots[upstream].up)
         return MD_ENOTFOUND;
-    gw_refresh_get_stats(&ob->slots[upstream].refresh, st);
+    gw_refresh_get_stats(&ob->slots[upstream].src.refresh, st);
     return MD_OK;
 }
 
@@ -645,10 +630,10 @@ static void wait_first(gw_outbound_t *ob)
     uint32_t longest = 0;
     for (size_t i = 0; i < ob->nslots; i++)
         if (ob->slots[i].up)
-            longest = MD_MAX(longest, ob->slots[i].idp.timeout_ms);
+            longest = MD_MAX(longest, ob->slots[i].src.idp.timeout_ms);
     for (size_t i = 0; i < ob->njwks; i++)
         if (ob->jwks[i].conf)
-            longest = MD_MAX(longest, ob->jwks[i].idp.timeout_ms);
+            longest = MD_MAX(longest, ob->jwks[i].src.idp.timeout_ms);
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     uint64_t ns = (uint64_t)ts.tv_nsec + ((uint64_t)longest + 500) * 1000000u;
@@ -658,9 +643,9 @@ static void wait_first(gw_outbound_t *ob)
     for (;;) {
         bool all = true;
         for (size_t i = 0; i < ob->nslots; i++)
-            all &= !ob->slots[i].up || atomic_load(&ob->slots[i].attempted);
+            all &= !ob->slots[i].up || atomic_load(&ob->slots[i].src.attempted);
         for (size_t i = 0; i < ob->njwks; i++)
-            all &= !ob->jwks[i].conf || atomic_load(&ob->jwks[i].attempted);
+            all &= !ob->jwks[i].conf || atomic_load(&ob->jwks[i].src.attempted);
         if (all || pthread_cond_timedwait(&ob->cv, &ob->mu, &ts) != 0)
             break;
     }
@@ -685,12 +670,12 @@ static void outbound_free(gw_outbound_t *ob)
     for (size_t i = 0; i < ob->nslots; i++) {
         token_free(atomic_load(&ob->slots[i].current));
         if (ob->slots[i].up)
-            gw_refresh_destroy(&ob->slots[i].refresh);
+            gw_refresh_destroy(&ob->slots[i].src.refresh);
     }
     for (size_t i = 0; i < ob->njwks; i++) {
         if (!ob->jwks[i].conf)
             continue;
-        gw_refresh_destroy(&ob->jwks[i].refresh);
+        gw_refresh_destroy(&ob->jwks[i].src.refresh);
         md_jwks_slot_free(ob->jwks[i].slot);
     }
     while (ob->retired) {
@@ -707,34 +692,39 @@ static void outbound_free(gw_outbound_t *ob)
 
 static int digest_key_init(void);
 
+/* What every slot has; the URL (NULL: not this kind of credential) is
+ * copied with base_path "": each fetch sends the URL's own path whole. */
+static void init_fetch_src(gw_fetch_src_t *f, gw_outbound_t *ob, void (*fetch)(gw_fetch_src_t *),
+                           const md_upstream_conf_t *url, size_t max_waiters)
+{
+    f->ob = ob;
+    f->fetch = fetch;
+    md_timer_init(&f->timer, on_timer, f);
+    if (!url)
+        return;
+    f->idp = *url;
+    f->idp.base_path = "";
+    gw_refresh_init(&f->refresh, GW_REFRESH_FORCE_INTERVAL_MS, max_waiters);
+}
+
 static void init_slots(gw_outbound_t *ob, const md_config_t *cfg)
 {
     ob->slots = md_calloc(cfg->nupstreams ? cfg->nupstreams : 1, sizeof(*ob->slots));
     ob->nslots = cfg->nupstreams;
     for (size_t i = 0; i < cfg->nupstreams; i++) {
         gw_oauth_t *o = &ob->slots[i];
-        o->ob = ob;
-        md_timer_init(&o->timer, on_timer, o);
-        if (!cfg->upstreams[i].oauth2)
-            continue;
-        o->up = &cfg->upstreams[i];
-        o->idp = o->up->oauth2->token;
-        o->idp.base_path = "";
-        gw_refresh_init(&o->refresh, GW_REFRESH_FORCE_INTERVAL_MS, 0);
+        const md_oauth2_conf_t *c = cfg->upstreams[i].oauth2;
+        o->up = c ? &cfg->upstreams[i] : NULL;
+        init_fetch_src(&o->src, ob, token_fetch, c ? &c->token : NULL, 0);
     }
     ob->jwks = md_calloc(cfg->auth.nproviders ? cfg->auth.nproviders : 1, sizeof(*ob->jwks));
     ob->njwks = cfg->auth.nproviders;
     for (size_t i = 0; i < ob->njwks; i++) {
         gw_jwks_src_t *s = &ob->jwks[i];
-        s->ob = ob;
-        md_timer_init(&s->timer, on_jwks_timer, s);
-        if (!cfg->auth.providers[i].jwks)
-            continue;
-        s->conf = &cfg->auth.providers[i];
-        s->idp = *s->conf->jwks;
-        s->idp.base_path = "";
-        s->slot = md_jwks_slot_new(NULL);
-        gw_refresh_init(&s->refresh, GW_REFRESH_FORCE_INTERVAL_MS, GW_REFRESH_MAX_WAITERS);
+        const md_upstream_conf_t *url = cfg->auth.providers[i].jwks;
+        s->conf = url ? &cfg->auth.providers[i] : NULL;
+        s->slot = url ? md_jwks_slot_new(NULL) : NULL;
+        init_fetch_src(&s->src, ob, jwks_fetch, url, GW_REFRESH_MAX_WAITERS);
     }
 }
 

@@ -1,9 +1,10 @@
 /*
- * redistest.h - what the Redis tests of scripts and shared rate limits
- * share: a real redis-server started on a free loopback port (never 6379,
- * killed with the test), raw blocking hiredis commands to look at what the
- * client did, and a loop runner that waits for a condition with a bound.
- * Include after testutil.h; the including file defines `loop`.
+ * redistest.h - what the Redis tests (the client's commands, scripts and
+ * shared rate limits) share: a real redis-server started on a free
+ * loopback port (never 6379, killed with the test), raw blocking hiredis
+ * commands to look at what the client did, and a loop runner that waits
+ * for a condition with a bound. Include after testutil.h; `loop` is
+ * defined here and created by the including file.
  */
 #ifndef MD_REDISTEST_H
 #define MD_REDISTEST_H
@@ -39,25 +40,45 @@ static inline int rt_free_port(void)
     return ntohs(a.sin_port);
 }
 
-static inline redisContext *rt_raw(int port)
+/* A blocking connection, authenticated with password and on database db
+ * when they are set (NULL, 0: neither); NULL if the server cannot be
+ * reached. */
+static inline redisContext *rt_raw_open(int port, const char *password, int db)
 {
     struct timeval tv = { 1, 0 };
     redisContext *c = redisConnectWithTimeout("127.0.0.1", port, tv);
-    if (c && c->err) {
-        redisFree(c);
-        c = NULL;
+    if (!c || c->err) {
+        if (c)
+            redisFree(c);
+        return NULL;
     }
+    if (password)
+        freeReplyObject(redisCommand(c, "AUTH %s", password));
+    if (db)
+        freeReplyObject(redisCommand(c, "SELECT %d", db));
     return c;
 }
 
-/* redis-server in the foreground, killed with us if we die; returns when it
- * answers PING. */
-static inline pid_t rt_server_start(int port)
+static inline redisContext *rt_raw(int port)
+{
+    return rt_raw_open(port, NULL, 0);
+}
+
+/* redis-server in the foreground, killed with us if we die, requiring
+ * `password` if not NULL; returns when it answers PING (NOAUTH counts). */
+static inline pid_t rt_server_start_auth(int port, const char *password)
 {
     char portstr[16];
     snprintf(portstr, sizeof(portstr), "%d", port);
-    const char *argv[] = { "redis-server", "--port", portstr, "--bind", "127.0.0.1", "--save", "", "--appendonly",
-                           "no", "--daemonize", "no", "--dir", "/tmp", "--loglevel", "warning", NULL };
+    const char *argv[32] = { "redis-server", "--port", portstr, "--bind", "127.0.0.1", "--save", "",
+                             "--appendonly", "no", "--daemonize", "no", "--dir", "/tmp",
+                             "--loglevel", "warning" };
+    size_t n = 15;
+    if (password) {
+        argv[n++] = "--requirepass";
+        argv[n++] = password;
+    }
+    argv[n] = NULL;
     pid_t pid = fork();
     if (pid == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -83,6 +104,12 @@ static inline pid_t rt_server_start(int port)
     return -1;
 }
 
+static inline pid_t rt_server_start(int port)
+{
+    return rt_server_start_auth(port, NULL);
+}
+
+/* SIGKILL ends a stopped process too, without letting it answer first. */
 static inline void rt_server_kill(pid_t pid)
 {
     kill(pid, SIGKILL);

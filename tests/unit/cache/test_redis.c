@@ -8,6 +8,8 @@
  */
 #include "testutil.h"
 
+#include "redistest.h"
+
 #include "cache/redis.h"
 #include "core/buf.h"
 #include "core/loop.h"
@@ -27,146 +29,10 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#define GUARD_MS 15000   /* no wait in this file may take longer */
 #define PASSWORD "s3cret pass"
 
-static md_loop_t *loop;
 static int main_port;
 static pid_t main_pid;
-
-/* ---- redis-server processes ---- */
-
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    socklen_t len = sizeof(a);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || getsockname(fd, (struct sockaddr *)&a, &len) < 0)
-        abort();
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
-static redisContext *raw_open(int port, const char *password, int db)
-{
-    struct timeval tv = { 1, 0 };
-    redisContext *c = redisConnectWithTimeout("127.0.0.1", port, tv);
-    if (!c || c->err) {
-        if (c)
-            redisFree(c);
-        return NULL;
-    }
-    if (password)
-        freeReplyObject(redisCommand(c, "AUTH %s", password));
-    if (db)
-        freeReplyObject(redisCommand(c, "SELECT %d", db));
-    return c;
-}
-
-/* Starts redis-server in the foreground (killed with us if we die) and
- * waits until it answers. */
-static pid_t server_start(int port, const char *password)
-{
-    char portstr[16];
-    snprintf(portstr, sizeof(portstr), "%d", port);
-    const char *argv[32] = { "redis-server", "--port", portstr, "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no", "--daemonize", "no", "--dir", "/tmp",
-                             "--loglevel", "warning" };
-    size_t n = 15;
-    if (password) {
-        argv[n++] = "--requirepass";
-        argv[n++] = password;
-    }
-    argv[n] = NULL;
-    pid_t pid = fork();
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        int devnull = open("/dev/null", O_WRONLY);
-        dup2(devnull, 1);
-        dup2(devnull, 2);
-        execv("/usr/bin/redis-server", (char *const *)argv);
-        _exit(127);
-    }
-    assert_true(pid > 0);
-    for (int i = 0; i < 1000; i++) {
-        redisContext *c = raw_open(port, NULL, 0);
-        redisReply *rep = c ? redisCommand(c, "PING") : NULL;
-        bool ok = rep != NULL;
-        freeReplyObject(rep);
-        if (c)
-            redisFree(c);
-        if (ok)
-            return pid;
-        usleep(10000);
-    }
-    fail_msg("redis-server on port %d did not start", port);
-    return -1;
-}
-
-/* SIGKILL ends a stopped process too, without letting it answer first. */
-static void server_kill(pid_t pid)
-{
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
-}
-
-/* A raw command on the main server (db 0), returning the integer answer or
- * -1 for anything else. */
-static long long raw_int(const char *fmt, ...)
-{
-    redisContext *c = raw_open(main_port, NULL, 0);
-    assert_non_null(c);
-    va_list ap;
-    va_start(ap, fmt);
-    redisReply *rep = redisvCommand(c, fmt, ap);
-    va_end(ap);
-    long long v = rep && rep->type == REDIS_REPLY_INTEGER ? rep->integer : -1;
-    freeReplyObject(rep);
-    redisFree(c);
-    return v;
-}
-
-/* ---- the loop ---- */
-
-typedef bool (*cond_fn)(void *ctx);
-
-typedef struct waiter {
-    cond_fn cond;
-    void *ctx;
-    uint64_t until_ms;
-    bool met;
-    md_timer_t tick;
-} waiter_t;
-
-static void on_tick(md_timer_t *t)
-{
-    waiter_t *w = t->data;
-    if (w->cond && w->cond(w->ctx)) {
-        w->met = true;
-        md_loop_stop(loop);
-    } else if (md_now_us() / 1000 >= w->until_ms) {
-        md_loop_stop(loop);
-    } else {
-        md_timer_start(loop, t, 2);
-    }
-}
-
-/* Runs the loop until cond holds (true) or max_ms pass (false). */
-static bool wait_until(cond_fn cond, void *ctx, uint64_t max_ms)
-{
-    waiter_t w = { cond, ctx, md_now_us() / 1000 + max_ms, false, { 0 } };
-    md_timer_init(&w.tick, on_tick, &w);
-    md_loop_update_time(loop);
-    md_timer_start(loop, &w.tick, 0);
-    md_loop_run(loop);
-    md_timer_stop(loop, &w.tick);
-    return w.met;
-}
-
-static void run_for(uint64_t ms)
-{
-    wait_until(NULL, NULL, ms);
-}
 
 /* ---- callbacks ---- */
 
@@ -217,11 +83,6 @@ static bool got_called(void *arg)
     return ((got_t *)arg)->calls > 0;
 }
 
-static bool client_up(void *arg)
-{
-    return md_redis_up(arg);
-}
-
 static bool client_down(void *arg)
 {
     return !md_redis_up(arg);
@@ -240,32 +101,12 @@ static bool connects_reached(void *arg)
     return st.connects >= g->n;
 }
 
-static md_cache_global_conf_t conf_for(int port)
-{
-    md_cache_global_conf_t c;
-    memset(&c, 0, sizeof(c));
-    c.store = MD_CACHE_STORE_REDIS;
-    c.redis_host = "127.0.0.1";
-    c.redis_port = (uint16_t)port;
-    c.redis_timeout_ms = 3000;  /* generous: valgrind */
-    c.redis_prefix = "medley:";
-    return c;
-}
-
-static md_redis_t *client_up_on(const md_cache_global_conf_t *conf)
-{
-    md_redis_t *r = md_redis_new(loop, conf);
-    assert_non_null(r);
-    assert_true(wait_until(client_up, r, GUARD_MS));
-    return r;
-}
-
 /* GET through the client, waiting for the answer. */
 static void get_sync(md_redis_t *r, const char *key, size_t keylen, got_t *g)
 {
     got_reset(g);
     assert_non_null(md_redis_get(r, key, keylen, on_get, g));
-    assert_true(wait_until(got_called, g, GUARD_MS));
+    assert_true(rt_wait(got_called, g, RT_GUARD_MS));
     assert_int_equal(g->calls, 1);
 }
 
@@ -273,7 +114,7 @@ static void purge_sync(md_redis_t *r, const char *pattern, size_t len, got_t *g)
 {
     got_reset(g);
     assert_non_null(md_redis_purge(r, pattern, len, on_count, g));
-    assert_true(wait_until(got_called, g, GUARD_MS));
+    assert_true(rt_wait(got_called, g, RT_GUARD_MS));
     assert_int_equal(g->calls, 1);
 }
 
@@ -311,8 +152,8 @@ static void null_handles_are_ignored(void **state)
 static void set_then_get_returns_the_value(void **state)
 {
     (void)state;
-    md_cache_global_conf_t conf = conf_for(main_port);
-    md_redis_t *r = client_up_on(&conf);
+    md_cache_global_conf_t conf = rt_conf(main_port);
+    md_redis_t *r = rt_client(&conf);
     got_t g = { 0 };
 
     assert_int_equal(md_redis_set(r, "greeting", 8, "hello world", 11, 60000), MD_OK);
@@ -355,8 +196,8 @@ static void set_then_get_returns_the_value(void **state)
 static void get_of_missing_key_is_not_found(void **state)
 {
     (void)state;
-    md_cache_global_conf_t conf = conf_for(main_port);
-    md_redis_t *r = client_up_on(&conf);
+    md_cache_global_conf_t conf = rt_conf(main_port);
+    md_redis_t *r = rt_client(&conf);
     got_t g = { 0 };
     get_sync(r, "no-such-key", 11, &g);
     assert_int_equal(g.status, MD_ENOTFOUND);
@@ -368,16 +209,16 @@ static void get_of_missing_key_is_not_found(void **state)
 static void ttl_is_set_in_ms_and_expires(void **state)
 {
     (void)state;
-    md_cache_global_conf_t conf = conf_for(main_port);
-    md_redis_t *r = client_up_on(&conf);
+    md_cache_global_conf_t conf = rt_conf(main_port);
+    md_redis_t *r = rt_client(&conf);
     got_t g = { 0 };
 
     assert_int_equal(md_redis_set(r, "k", 1, "v", 1, 0), MD_EINVAL);
     assert_int_equal(md_redis_set(r, "ttl", 3, "short-lived", 11, 400), MD_OK);
     get_sync(r, "ttl", 3, &g);  /* also proves the SET was applied */
-    long long pttl = raw_int("PTTL medley:ttl");
+    long long pttl = rt_int(main_port, "PTTL medley:ttl");
     assert_true(pttl > 0 && pttl <= 400);
-    run_for(600);
+    rt_run_for(600);
     get_sync(r, "ttl", 3, &g);
     assert_int_equal(g.status, MD_ENOTFOUND);
     got_reset(&g);
@@ -387,14 +228,14 @@ static void ttl_is_set_in_ms_and_expires(void **state)
 static void prefix_is_applied_to_every_key(void **state)
 {
     (void)state;
-    md_cache_global_conf_t conf = conf_for(main_port);
+    md_cache_global_conf_t conf = rt_conf(main_port);
     conf.redis_prefix = "t:pfx:";
-    md_redis_t *r = client_up_on(&conf);
+    md_redis_t *r = rt_client(&conf);
     got_t g = { 0 };
 
     assert_int_equal(md_redis_set(r, "k\0 1", 4, "one", 3, 60000), MD_OK);
     get_sync(r, "k\0 1", 4, &g);
-    redisContext *c = raw_open(main_port, NULL, 0);
+    redisContext *c = rt_raw_open(main_port, NULL, 0);
     redisReply *rep = redisCommand(c, "GET %b", "t:pfx:k\0 1", (size_t)10);
     assert_non_null(rep);
     assert_int_equal(rep->type, REDIS_REPLY_STRING);
@@ -418,10 +259,10 @@ static void prefix_is_applied_to_every_key(void **state)
 static void non_string_reply_is_einval(void **state)
 {
     (void)state;
-    md_cache_global_conf_t conf = conf_for(main_port);
-    md_redis_t *r = client_up_on(&conf);
+    md_cache_global_conf_t conf = rt_conf(main_port);
+    md_redis_t *r = rt_client(&conf);
     got_t g = { 0 };
-    assert_int_equal(raw_int("RPUSH medley:a-list x"), 1);
+    assert_int_equal(rt_int(main_port, "RPUSH medley:a-list x"), 1);
     get_sync(r, "a-list", 6, &g);  /* WRONGTYPE error reply */
     assert_int_equal(g.status, MD_EINVAL);
     md_redis_stats_t st;
@@ -437,8 +278,8 @@ static void non_string_reply_is_einval(void **state)
 static void oversized_keys_and_values_are_refused(void **state)
 {
     (void)state;
-    md_cache_global_conf_t conf = conf_for(main_port);
-    md_redis_t *r = client_up_on(&conf);
+    md_cache_global_conf_t conf = rt_conf(main_port);
+    md_redis_t *r = rt_client(&conf);
     got_t g = { 0 };
     char *key = malloc(8193);
     memset(key, 'k', 8193);
@@ -465,10 +306,10 @@ static void oversized_keys_and_values_are_refused(void **state)
 static void purge_removes_exactly_the_matching_keys(void **state)
 {
     (void)state;
-    md_cache_global_conf_t conf = conf_for(main_port);
-    md_redis_t *r = client_up_on(&conf);
+    md_cache_global_conf_t conf = rt_conf(main_port);
+    md_redis_t *r = rt_client(&conf);
     got_t g = { 0 };
-    redisContext *c = raw_open(main_port, NULL, 0);
+    redisContext *c = rt_raw_open(main_port, NULL, 0);
     freeReplyObject(redisCommand(c, "FLUSHDB"));
     freeReplyObject(redisCommand(c, "SET page:1 unprefixed"));
     redisFree(c);
@@ -484,7 +325,7 @@ static void purge_removes_exactly_the_matching_keys(void **state)
     }
     get_sync(r, "page:0", 6, &g);  /* answered after every SET before it */
     assert_int_equal(g.status, MD_OK);
-    assert_int_equal(raw_int("DBSIZE"), 1251);
+    assert_int_equal(rt_int(main_port, "DBSIZE"), 1251);
 
     md_redis_stats_t before, after;
     md_redis_get_stats(r, &before);
@@ -494,10 +335,10 @@ static void purge_removes_exactly_the_matching_keys(void **state)
     assert_int_equal(g.n, 1200);
     /* COUNT 500 over 1,251 keys: at least 3 SCANs and 2 UNLINKs */
     assert_true(after.commands - before.commands >= 5);
-    assert_int_equal(raw_int("DBSIZE"), 51);
-    assert_int_equal(raw_int("EXISTS page:1"), 1);
-    assert_int_equal(raw_int("EXISTS medley:other:7"), 1);
-    assert_int_equal(raw_int("EXISTS medley:page:7"), 0);
+    assert_int_equal(rt_int(main_port, "DBSIZE"), 51);
+    assert_int_equal(rt_int(main_port, "EXISTS page:1"), 1);
+    assert_int_equal(rt_int(main_port, "EXISTS medley:other:7"), 1);
+    assert_int_equal(rt_int(main_port, "EXISTS medley:page:7"), 0);
 
     purge_sync(r, "nothing-matches-*", 17, &g);
     assert_int_equal(g.status, MD_OK);
@@ -509,8 +350,8 @@ static void purge_removes_exactly_the_matching_keys(void **state)
 static void purge_pattern_escaping_matches_literally(void **state)
 {
     (void)state;
-    md_cache_global_conf_t conf = conf_for(main_port);
-    md_redis_t *r = client_up_on(&conf);
+    md_cache_global_conf_t conf = rt_conf(main_port);
+    md_redis_t *r = rt_client(&conf);
     got_t g = { 0 };
     const char *keys[] = { "lit*eral", "litXeral", "l?t", "lat", "b[x]", "bx" };
     for (size_t i = 0; i < MD_ARRAY_LEN(keys); i++)
@@ -528,12 +369,12 @@ static void purge_pattern_escaping_matches_literally(void **state)
         assert_int_equal(g.n, 1);
     }
     md_buf_free(&pat);
-    assert_int_equal(raw_int("EXISTS medley:lit*eral medley:l?t medley:b[x]"), 0);
-    assert_int_equal(raw_int("EXISTS medley:litXeral medley:lat medley:bx"), 3);
+    assert_int_equal(rt_int(main_port, "EXISTS medley:lit*eral medley:l?t medley:b[x]"), 0);
+    assert_int_equal(rt_int(main_port, "EXISTS medley:litXeral medley:lat medley:bx"), 3);
 
     purge_sync(r, "lit*", 4, &g);  /* unescaped, it is a glob */
     assert_int_equal(g.n, 1);
-    assert_int_equal(raw_int("EXISTS medley:litXeral"), 0);
+    assert_int_equal(rt_int(main_port, "EXISTS medley:litXeral"), 0);
     got_reset(&g);
     md_redis_free(r);
 }
@@ -541,19 +382,19 @@ static void purge_pattern_escaping_matches_literally(void **state)
 static void purge_escapes_the_prefix(void **state)
 {
     (void)state;
-    md_cache_global_conf_t conf = conf_for(main_port);
+    md_cache_global_conf_t conf = rt_conf(main_port);
     conf.redis_prefix = "p[1]:";
-    md_redis_t *r = client_up_on(&conf);
+    md_redis_t *r = rt_client(&conf);
     got_t g = { 0 };
     assert_int_equal(md_redis_set(r, "k", 1, "v", 1, 600000), MD_OK);
-    redisContext *c = raw_open(main_port, NULL, 0);
+    redisContext *c = rt_raw_open(main_port, NULL, 0);
     freeReplyObject(redisCommand(c, "SET p1:k other"));  /* matches an unescaped p[1]:k */
     redisFree(c);
     purge_sync(r, "k", 1, &g);
     assert_int_equal(g.status, MD_OK);
     assert_int_equal(g.n, 1);
-    assert_int_equal(raw_int("EXISTS p1:k"), 1);
-    assert_int_equal(raw_int("EXISTS p[1]:k"), 0);
+    assert_int_equal(rt_int(main_port, "EXISTS p1:k"), 1);
+    assert_int_equal(rt_int(main_port, "EXISTS p[1]:k"), 0);
     got_reset(&g);
     md_redis_free(r);
 }
@@ -561,18 +402,18 @@ static void purge_escapes_the_prefix(void **state)
 static void cancelled_calls_never_call_back(void **state)
 {
     (void)state;
-    md_cache_global_conf_t conf = conf_for(main_port);
-    md_redis_t *r = client_up_on(&conf);
+    md_cache_global_conf_t conf = rt_conf(main_port);
+    md_redis_t *r = rt_client(&conf);
     got_t a = { 0 }, p = { 0 }, b = { 0 };
     md_redis_op_t *op = md_redis_get(r, "greeting", 8, on_get, &a);
     assert_non_null(op);
     md_redis_cancel(op);
     op = md_redis_purge(r, "cancel-me:*", 11, on_count, &p);
     assert_non_null(op);
-    run_for(0);  /* sent, not yet answered (or answered: both must be silent) */
+    rt_run_for(0);  /* sent, not yet answered (or answered: both must be silent) */
     md_redis_cancel(op);
     get_sync(r, "missing", 7, &b);  /* answered after the cancelled ones */
-    run_for(100);
+    rt_run_for(100);
     assert_int_equal(a.calls, 0);
     assert_int_equal(p.calls, 0);
     assert_int_equal(b.status, MD_ENOTFOUND);
@@ -583,8 +424,8 @@ static void cancelled_calls_never_call_back(void **state)
 static void free_with_pending_calls_runs_no_callback(void **state)
 {
     (void)state;
-    md_cache_global_conf_t conf = conf_for(main_port);
-    md_redis_t *r = client_up_on(&conf);
+    md_cache_global_conf_t conf = rt_conf(main_port);
+    md_redis_t *r = rt_client(&conf);
     got_t g[8];
     memset(g, 0, sizeof(g));
     for (int i = 0; i < 4; i++)
@@ -592,7 +433,7 @@ static void free_with_pending_calls_runs_no_callback(void **state)
     assert_non_null(md_redis_purge(r, "*", 1, on_count, &g[4]));
     assert_int_equal(md_redis_set(r, "k", 1, "v", 1, 1000), MD_OK);
     md_redis_free(r);
-    run_for(200);
+    rt_run_for(200);
     for (int i = 0; i < 8; i++)
         assert_int_equal(g[i].calls, 0);
 }
@@ -600,15 +441,15 @@ static void free_with_pending_calls_runs_no_callback(void **state)
 static void free_from_inside_a_callback(void **state)
 {
     (void)state;
-    md_cache_global_conf_t conf = conf_for(main_port);
-    md_redis_t *r = client_up_on(&conf);
+    md_cache_global_conf_t conf = rt_conf(main_port);
+    md_redis_t *r = rt_client(&conf);
     got_t g[4];
     memset(g, 0, sizeof(g));
     g[1].free_me = r;
     for (int i = 0; i < 4; i++)
         assert_non_null(md_redis_get(r, "missing", 7, on_get, &g[i]));
-    assert_true(wait_until(got_called, &g[1], GUARD_MS));
-    run_for(100);
+    assert_true(rt_wait(got_called, &g[1], RT_GUARD_MS));
+    rt_run_for(100);
     assert_int_equal(g[0].calls, 1);
     assert_int_equal(g[1].calls, 1);
     assert_int_equal(g[2].calls, 0);  /* the client is gone: never called */
@@ -618,8 +459,8 @@ static void free_from_inside_a_callback(void **state)
 static void outstanding_ops_are_bounded(void **state)
 {
     (void)state;
-    md_cache_global_conf_t conf = conf_for(main_port);
-    md_redis_t *r = client_up_on(&conf);
+    md_cache_global_conf_t conf = rt_conf(main_port);
+    md_redis_t *r = rt_client(&conf);
     got_t g = { 0 };
     size_t n = 0;
     while (n < 70000 && md_redis_get(r, "missing", 7, on_get, &g))
@@ -631,7 +472,7 @@ static void outstanding_ops_are_bounded(void **state)
     assert_int_equal(st.refused, 2);
     assert_int_equal(g.calls, 0);  /* nothing runs inside md_redis_get */
     md_redis_free(r);
-    run_for(50);
+    rt_run_for(50);
     assert_int_equal(g.calls, 0);
 }
 
@@ -640,18 +481,18 @@ static void outstanding_ops_are_bounded(void **state)
 static void password_and_db_are_used(void **state)
 {
     (void)state;
-    int port = free_port();
-    pid_t pid = server_start(port, PASSWORD);
-    md_cache_global_conf_t conf = conf_for(port);
+    int port = rt_free_port();
+    pid_t pid = rt_server_start_auth(port, PASSWORD);
+    md_cache_global_conf_t conf = rt_conf(port);
     conf.redis_password = PASSWORD;
     conf.redis_db = 3;
-    md_redis_t *r = client_up_on(&conf);
+    md_redis_t *r = rt_client(&conf);
     got_t g = { 0 };
     assert_int_equal(md_redis_set(r, "in-db3", 6, "three", 5, 60000), MD_OK);
     get_sync(r, "in-db3", 6, &g);
     assert_int_equal(g.status, MD_OK);
 
-    redisContext *c = raw_open(port, PASSWORD, 3);
+    redisContext *c = rt_raw_open(port, PASSWORD, 3);
     redisReply *rep = redisCommand(c, "GET medley:in-db3");
     assert_int_equal(rep->type, REDIS_REPLY_STRING);
     assert_string_equal(rep->str, "three");
@@ -669,7 +510,7 @@ static void password_and_db_are_used(void **state)
     for (int i = 0; i < 2; i++) {
         r = md_redis_new(loop, &bad[i]);
         connects_goal_t goal = { r, 3 };
-        assert_true(wait_until(connects_reached, &goal, GUARD_MS));
+        assert_true(rt_wait(connects_reached, &goal, RT_GUARD_MS));
         md_redis_stats_t st;
         md_redis_get_stats(r, &st);
         assert_false(st.up);
@@ -682,14 +523,14 @@ static void password_and_db_are_used(void **state)
         md_redis_free(r);
         assert_int_equal(g.calls, 0);
     }
-    server_kill(pid);
+    rt_server_kill(pid);
 }
 
 static void down_at_start_then_comes_up(void **state)
 {
     (void)state;
-    int port = free_port();
-    md_cache_global_conf_t conf = conf_for(port);
+    int port = rt_free_port();
+    md_cache_global_conf_t conf = rt_conf(port);
     md_redis_t *r = md_redis_new(loop, &conf);
     got_t g = { 0 };
     assert_false(md_redis_up(r));
@@ -699,39 +540,39 @@ static void down_at_start_then_comes_up(void **state)
     /* backoff 100, 200, 400 ms: the 4th attempt comes about 700 ms in */
     uint64_t t0 = md_now_us();
     connects_goal_t goal = { r, 4 };
-    assert_true(wait_until(connects_reached, &goal, GUARD_MS));
+    assert_true(rt_wait(connects_reached, &goal, RT_GUARD_MS));
     assert_true(md_now_us() - t0 >= 600000);
     md_redis_stats_t st;
     md_redis_get_stats(r, &st);
     assert_int_equal(st.refused, 3);
     assert_false(st.up);
 
-    pid_t pid = server_start(port, NULL);
-    assert_true(wait_until(client_up, r, GUARD_MS));  /* next attempt: at most 5 s away */
+    pid_t pid = rt_server_start(port);
+    assert_true(rt_wait(rt_client_up, r, RT_GUARD_MS));  /* next attempt: at most 5 s away */
     get_sync(r, "k", 1, &g);
     assert_int_equal(g.status, MD_ENOTFOUND);
     got_reset(&g);
     md_redis_free(r);
-    server_kill(pid);
+    rt_server_kill(pid);
 }
 
 static void killed_server_fails_pending_once_then_recovers(void **state)
 {
     (void)state;
-    int port = free_port();
-    pid_t pid = server_start(port, NULL);
-    md_cache_global_conf_t conf = conf_for(port);
+    int port = rt_free_port();
+    pid_t pid = rt_server_start(port);
+    md_cache_global_conf_t conf = rt_conf(port);
     conf.redis_timeout_ms = 10000;  /* the reset must come first */
-    md_redis_t *r = client_up_on(&conf);
+    md_redis_t *r = rt_client(&conf);
     got_t g = { 0 }, p = { 0 };
     kill(pid, SIGSTOP);  /* so the GET is sent and stays unanswered */
     assert_non_null(md_redis_get(r, "k", 1, on_get, &g));
     assert_non_null(md_redis_purge(r, "*", 1, on_count, &p));
-    run_for(100);
+    rt_run_for(100);
     assert_int_equal(g.calls, 0);
-    server_kill(pid);
-    assert_true(wait_until(got_called, &g, GUARD_MS));
-    run_for(200);
+    rt_server_kill(pid);
+    assert_true(rt_wait(got_called, &g, RT_GUARD_MS));
+    rt_run_for(200);
     assert_int_equal(g.calls, 1);
     assert_int_equal(g.status, MD_ERESET);
     assert_int_equal(p.calls, 1);
@@ -744,8 +585,8 @@ static void killed_server_fails_pending_once_then_recovers(void **state)
     assert_int_equal(st.refused, 1);
     assert_true(st.errors >= 2);
 
-    pid = server_start(port, NULL);
-    assert_true(wait_until(client_up, r, GUARD_MS));
+    pid = rt_server_start(port);
+    assert_true(rt_wait(rt_client_up, r, RT_GUARD_MS));
     assert_int_equal(md_redis_set(r, "k", 1, "back", 4, 60000), MD_OK);
     get_sync(r, "k", 1, &g);
     assert_int_equal(g.status, MD_OK);
@@ -754,17 +595,17 @@ static void killed_server_fails_pending_once_then_recovers(void **state)
     assert_true(st.connects >= 2);
     got_reset(&g);
     md_redis_free(r);
-    server_kill(pid);
+    rt_server_kill(pid);
 }
 
 static void slow_server_times_out_then_reconnects(void **state)
 {
     (void)state;
-    int port = free_port();
-    pid_t pid = server_start(port, NULL);
-    md_cache_global_conf_t conf = conf_for(port);
+    int port = rt_free_port();
+    pid_t pid = rt_server_start(port);
+    md_cache_global_conf_t conf = rt_conf(port);
     conf.redis_timeout_ms = 300;
-    md_redis_t *r = client_up_on(&conf);
+    md_redis_t *r = rt_client(&conf);
     got_t g[3];
     memset(g, 0, sizeof(g));
     kill(pid, SIGSTOP);
@@ -772,11 +613,11 @@ static void slow_server_times_out_then_reconnects(void **state)
     for (int i = 0; i < 3; i++)
         assert_non_null(md_redis_get(r, "k", 1, on_get, &g[i]));
     md_redis_cancel(md_redis_get(r, "k", 1, on_get, &g[2]));  /* silent even now */
-    assert_true(wait_until(got_called, &g[0], GUARD_MS));
+    assert_true(rt_wait(got_called, &g[0], RT_GUARD_MS));
     uint64_t waited_ms = (md_now_us() - t0) / 1000;
     assert_true(waited_ms >= 290);
     assert_true(waited_ms <= 300 + 2000);
-    run_for(300);
+    rt_run_for(300);
     for (int i = 0; i < 3; i++) {
         assert_int_equal(g[i].calls, 1);
         assert_int_equal(g[i].status, MD_ETIMEDOUT);
@@ -788,7 +629,7 @@ static void slow_server_times_out_then_reconnects(void **state)
     assert_null(md_redis_get(r, "k", 1, on_get, &g[0]));
 
     kill(pid, SIGCONT);
-    assert_true(wait_until(client_up, r, GUARD_MS));
+    assert_true(rt_wait(rt_client_up, r, RT_GUARD_MS));
     got_t h = { 0 };
     get_sync(r, "k", 1, &h);
     assert_int_equal(h.status, MD_ENOTFOUND);
@@ -796,7 +637,7 @@ static void slow_server_times_out_then_reconnects(void **state)
         assert_int_equal(g[i].calls, 1);
     got_reset(&h);
     md_redis_free(r);
-    server_kill(pid);
+    rt_server_kill(pid);
 }
 
 /* ---- a scripted fake server for replies Redis never sends ---- */
@@ -890,10 +731,10 @@ static void unsolicited_reply_drops_the_connection(void **state)
     (void)state;
     fake_t f = { .replies = { "+PONG\r\n+SURPRISE\r\n" }, .nreplies = 1 };
     fake_start(&f);
-    md_cache_global_conf_t conf = conf_for(f.port);
+    md_cache_global_conf_t conf = rt_conf(f.port);
     md_redis_t *r = md_redis_new(loop, &conf);
     connects_goal_t goal = { r, 3 };
-    assert_true(wait_until(connects_reached, &goal, GUARD_MS));  /* no abort() */
+    assert_true(rt_wait(connects_reached, &goal, RT_GUARD_MS));  /* no abort() */
     md_redis_stats_t st;
     md_redis_get_stats(r, &st);
     assert_true(st.errors >= 2);
@@ -906,25 +747,25 @@ static void nonsense_replies_are_errors(void **state)
     (void)state;
     fake_t f = { .replies = { "+PONG\r\n", ":5\r\n", "*200000\r\n" }, .nreplies = 3 };
     fake_start(&f);
-    md_cache_global_conf_t conf = conf_for(f.port);
-    md_redis_t *r = client_up_on(&conf);
+    md_cache_global_conf_t conf = rt_conf(f.port);
+    md_redis_t *r = rt_client(&conf);
     got_t g = { 0 };
     get_sync(r, "k", 1, &g);  /* an integer */
     assert_int_equal(g.status, MD_EINVAL);
     assert_true(md_redis_up(r));
     get_sync(r, "k", 1, &g);  /* an array larger than any answer of ours */
     assert_int_equal(g.status, MD_EINVAL);
-    assert_true(wait_until(client_down, r, GUARD_MS));
+    assert_true(rt_wait(client_down, r, RT_GUARD_MS));
     got_reset(&g);
     md_redis_free(r);
     fake_stop(&f);
 
     fake_t h = { .replies = { "HTTP/1.1 400 Bad Request\r\n\r\n" }, .nreplies = 1 };
     fake_start(&h);
-    conf = conf_for(h.port);
+    conf = rt_conf(h.port);
     r = md_redis_new(loop, &conf);
     connects_goal_t goal = { r, 2 };
-    assert_true(wait_until(connects_reached, &goal, GUARD_MS));
+    assert_true(rt_wait(connects_reached, &goal, RT_GUARD_MS));
     assert_false(md_redis_up(r));
     md_redis_free(r);
     fake_stop(&h);
@@ -935,9 +776,9 @@ static void huge_bulk_reply_is_cut_off(void **state)
     (void)state;
     fake_t f = { .replies = { "+PONG\r\n", "BIG" }, .nreplies = 2 };
     fake_start(&f);
-    md_cache_global_conf_t conf = conf_for(f.port);
+    md_cache_global_conf_t conf = rt_conf(f.port);
     conf.redis_timeout_ms = 60000;  /* the size limit must act, not the clock */
-    md_redis_t *r = client_up_on(&conf);
+    md_redis_t *r = rt_client(&conf);
     got_t g = { 0 };
     get_sync(r, "k", 1, &g);
     assert_int_equal(g.status, MD_ETOOBIG);
@@ -956,11 +797,11 @@ static void handshake_that_never_answers_times_out(void **state)
     (void)state;
     fake_t f = { .nreplies = 0 };  /* accepts, reads, never answers */
     fake_start(&f);
-    md_cache_global_conf_t conf = conf_for(f.port);
+    md_cache_global_conf_t conf = rt_conf(f.port);
     conf.redis_timeout_ms = 100;  /* connect deadline: 200 ms */
     md_redis_t *r = md_redis_new(loop, &conf);
     connects_goal_t goal = { r, 2 };
-    assert_true(wait_until(connects_reached, &goal, GUARD_MS));
+    assert_true(rt_wait(connects_reached, &goal, RT_GUARD_MS));
     md_redis_stats_t st;
     md_redis_get_stats(r, &st);
     assert_true(st.timeouts >= 1);
@@ -976,15 +817,15 @@ static int group_setup(void **state)
     (void)state;
     signal(SIGPIPE, SIG_IGN);  /* hiredis writes with write(2) */
     loop = md_loop_new();
-    main_port = free_port();
-    main_pid = server_start(main_port, NULL);
+    main_port = rt_free_port();
+    main_pid = rt_server_start(main_port);
     return loop ? 0 : -1;
 }
 
 static int group_teardown(void **state)
 {
     (void)state;
-    server_kill(main_pid);
+    rt_server_kill(main_pid);
     md_loop_free(loop);
     return 0;
 }

@@ -11,6 +11,8 @@
  */
 #include "testutil.h"
 
+#include "otlptest.h"
+
 #include "config/config.h"
 #include "core/loop.h"
 #include "core/pool.h"
@@ -28,15 +30,6 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
-
-#ifndef MD_VERSION
-#define MD_VERSION "0.0.0"
-#endif
-
-static const uint8_t tp_trace[16] = { 0x4b, 0xf9, 0x2f, 0x35, 0x77, 0xb3, 0x4d, 0xa6,
-                                      0xa3, 0xce, 0x92, 0x9d, 0x0e, 0x0e, 0x47, 0x36 };
-static const uint8_t tp_span[8] = { 0x00, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7 };
-static const uint8_t my_span[8] = { 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88 };
 
 /* ---- a receiver: a collector stand-in on a thread ---- */
 
@@ -59,14 +52,7 @@ typedef struct rx {
 static void rx_listen(rx_t *r)
 {
     memset(r, 0, sizeof(*r));
-    r->lfd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = { .sin_family = AF_INET };
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(r->lfd, (struct sockaddr *)&a, sizeof(a)), 0);
-    assert_int_equal(listen(r->lfd, 16), 0);
-    socklen_t al = sizeof(a);
-    getsockname(r->lfd, (struct sockaddr *)&a, &al);
-    r->port = ntohs(a.sin_port);
+    r->lfd = collector_listen(&r->port);
     pthread_mutex_init(&r->mu, NULL);
 }
 
@@ -166,48 +152,10 @@ static uint16_t closed_port(void)
 
 /* ---- config ---- */
 
-static md_config_t *load(uint16_t port, const char *extra)
+/* otlp_config with otlp_protocol: http/json. */
+static md_config_t *load_cfg(uint16_t port, const char *extra)
 {
-    char yaml[2048];
-    snprintf(yaml, sizeof(yaml),
-             "admin: off\naccess_log: off\nserver_timing: false\n"
-             "tracing: { otlp_endpoint: \"http://127.0.0.1:%u/v1/traces\", otlp_protocol: http/json, "
-             "service_name: svc%s }\n"
-             "upstreams:\n  news: { url: \"http://127.0.0.1:9001\" }\n  hr: { url: \"http://[::1]:9002\" }\n"
-             "endpoints:\n"
-             "  - path: /home\n    backends:\n"
-             "      - { upstream: news, path: /n, as: news }\n"
-             "      - { name: vacation, upstream: hr, method: POST, path: /v, as: v }\n",
-             (unsigned)port, extra);
-    md_diag_t d;
-    md_config_t *cfg = md_config_load_string(yaml, strlen(yaml), "t.yaml", &d);
-    if (!cfg)
-        fail_msg("config: %d:%d: %s", d.line, d.col, d.msg);
-    return cfg;
-}
-
-static md_span_t server_span(void)
-{
-    md_span_t s;
-    memset(&s, 0, sizeof(s));
-    memcpy(s.trace_id, tp_trace, 16);
-    memcpy(s.span_id, my_span, 8);
-    memcpy(s.parent_id, tp_span, 8);
-    s.has_parent = true;
-    s.kind = MD_SPAN_SERVER;
-    s.status = 200;
-    s.endpoint = 0;
-    s.backend = -1;
-    s.start_ns = 1700000000123456789ull;
-    s.end_ns = 1700000000127456789ull;
-    memcpy(s.method, "GET", 3);
-    s.method_len = 3;
-    memcpy(s.path, "/home", 5);
-    s.path_len = 5;
-    memcpy(s.host, "api.example", 11);
-    s.host_len = 11;
-    s.port = 8080;
-    return s;
+    return otlp_config(port, "http/json", extra, "");
 }
 
 /* ---- encoding ---- */
@@ -215,7 +163,7 @@ static md_span_t server_span(void)
 static void encodes_one_span_exactly(void **state)
 {
     (void)state;
-    md_config_t *cfg = load(4318, "");
+    md_config_t *cfg = load_cfg(4318, "");
     md_otlp_t *x = md_otlp_new(cfg);
     assert_non_null(x);
     md_span_t s = server_span();
@@ -310,30 +258,10 @@ static uint32_t spans_of(const char *j, md_json_toks_t *toks, size_t len)
 static void encodes_failures_and_odd_values(void **state)
 {
     (void)state;
-    md_config_t *cfg = load(4318, "");
+    md_config_t *cfg = load_cfg(4318, "");
     md_otlp_t *x = md_otlp_new(cfg);
     md_span_t s[4];
-    s[0] = server_span();
-    s[0].status = 502;
-    s[0].has_parent = false;
-    memcpy(s[0].method, "BREW", 4); /* not a method conventions know */
-    s[0].method_len = 4;
-    memcpy(s[0].path, "/a\"b\x01", 5);
-    s[0].endpoint = -1;
-    s[0].host_len = 0;
-    s[0].port = 0;
-    s[1] = server_span();
-    s[1].kind = MD_SPAN_CLIENT;
-    s[1].backend = 1;
-    s[1].outcome = MD_TM_TIMEOUT;
-    s[1].status = 0;
-    s[2] = s[1];
-    s[2].backend = 0;
-    s[2].outcome = MD_TM_OK;
-    s[2].status = 404;
-    s[3] = s[2];
-    s[3].status = 200;
-    s[3].end_ns = s[3].start_ns - 5; /* a clock step: never a negative duration */
+    odd_spans(s, "/a\"b\x01", 5);
     md_buf_t b;
     md_buf_init(&b, 0);
     assert_int_equal(md_otlp_encode(x, s, 4, &b), MD_OK);
@@ -386,36 +314,11 @@ static void encodes_the_longest_strings(void **state)
     /* a 2,000-byte route of backslashes (escaped 2 for 1), a 256-byte path
      * and a 128-byte Host escaped 6 for 1: the raw stretches and
      * reservations must hold them all */
-    char yaml[4096], route[2002];
-    route[0] = '/';
-    memset(route + 1, '\\', 2000);
-    route[2001] = '\0';
-    snprintf(yaml, sizeof(yaml),
-             "tracing: { otlp_endpoint: \"http://127.0.0.1:1/v1/traces\", service_name: svc, "
-             "otlp_protocol: http/json }\n"
-             "upstreams:\n  news: { url: \"http://127.0.0.1:9001\" }\n"
-             "endpoints:\n  - path: %s\n    backends:\n      - { upstream: news, path: /n, as: news }\n",
-             route);
-    md_diag_t d;
-    md_config_t *cfg = md_config_load_string(yaml, strlen(yaml), "t.yaml", &d);
-    if (!cfg)
-        fail_msg("config: %d:%d: %s", d.line, d.col, d.msg);
+    char route[2002];
+    md_config_t *cfg = long_route_config(route, '\\', ", service_name: svc, otlp_protocol: http/json");
     md_otlp_t *x = md_otlp_new(cfg);
     md_span_t s[2];
-    s[0] = server_span();
-    s[0].status = 503;
-    memset(s[0].path, 0x01, MD_SPAN_PATH_MAX);
-    s[0].path_len = MD_SPAN_PATH_MAX;
-    memset(s[0].host, 0x02, MD_SPAN_HOST_MAX);
-    s[0].host_len = MD_SPAN_HOST_MAX;
-    memcpy(s[0].method, "VERYLONGMETHODXX", 16);
-    s[0].method_len = 16;
-    s[1] = server_span();
-    s[1].kind = MD_SPAN_CLIENT;
-    s[1].backend = 0;
-    s[1].outcome = MD_TM_TOO_BIG;
-    s[1].status = 65535;
-    s[1].start_ns = s[1].end_ns = UINT64_MAX;
+    longest_spans(s, 0x01, MD_SPAN_PATH_MAX, 0x02);
     md_buf_t b;
     md_buf_init(&b, 0);
     assert_int_equal(md_otlp_encode(x, s, 2, &b), MD_OK);
@@ -445,7 +348,7 @@ static void encodes_the_longest_strings(void **state)
 static void queue_is_bounded_and_counts_drops(void **state)
 {
     (void)state;
-    md_config_t *cfg = load(closed_port(), ", queue: 16, batch: 4");
+    md_config_t *cfg = load_cfg(closed_port(), ", queue: 16, batch: 4");
     md_otlp_t *x = md_otlp_new(cfg);
     md_span_t s[5];
     for (int i = 0; i < 5; i++)
@@ -486,7 +389,7 @@ static void flush_exports_to_a_collector(void **state)
     (void)state;
     rx_t r;
     rx_start(&r, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
-    md_config_t *cfg = load(r.port, ", queue: 16, batch: 4");
+    md_config_t *cfg = load_cfg(r.port, ", queue: 16, batch: 4");
     md_otlp_t *x = md_otlp_new(cfg);
     md_span_t s[10];
     for (int i = 0; i < 10; i++) {
@@ -531,7 +434,7 @@ static void fail_with(const char *reply)
 {
     rx_t r;
     rx_start(&r, reply);
-    md_config_t *cfg = load(r.port, ", queue: 16, batch: 4");
+    md_config_t *cfg = load_cfg(r.port, ", queue: 16, batch: 4");
     md_otlp_t *x = md_otlp_new(cfg);
     md_span_t s[10];
     for (int i = 0; i < 10; i++)
@@ -565,7 +468,7 @@ static void failed_export_drops_the_batch(void **state)
 
 static int post(uint16_t port, uint32_t timeout_ms, int *status)
 {
-    md_config_t *cfg = load(port, "");
+    md_config_t *cfg = load_cfg(port, "");
     md_otlp_t *x = md_otlp_new(cfg);
     int rc = md_otlp_post(x, "{}", 2, timeout_ms, status);
     md_otlp_free(x);
@@ -632,7 +535,7 @@ static void thread_exports_each_interval_and_at_stop(void **state)
     (void)state;
     rx_t r;
     rx_start(&r, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
-    md_config_t *cfg = load(r.port, ", queue: 64, batch: 8, interval: 50ms");
+    md_config_t *cfg = load_cfg(r.port, ", queue: 64, batch: 8, interval: 50ms");
     md_otlp_t *x = md_otlp_new(cfg);
     char err[128];
     assert_int_equal(md_otlp_start(x, err, sizeof(err)), MD_OK);
@@ -655,7 +558,7 @@ static void thread_exports_each_interval_and_at_stop(void **state)
     md_config_free(cfg);
 
     /* A long interval: only the flush at stop sends them. */
-    cfg = load(r.port, ", queue: 64, batch: 8, interval: 1h");
+    cfg = load_cfg(r.port, ", queue: 64, batch: 8, interval: 1h");
     x = md_otlp_new(cfg);
     assert_int_equal(md_otlp_start(x, err, sizeof(err)), MD_OK);
     md_otlp_push(x, s, 2);
@@ -672,7 +575,7 @@ static void thread_sends_a_full_batch_at_once(void **state)
     (void)state;
     rx_t r;
     rx_start(&r, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
-    md_config_t *cfg = load(r.port, ", queue: 64, batch: 4, interval: 1h");
+    md_config_t *cfg = load_cfg(r.port, ", queue: 64, batch: 4, interval: 1h");
     md_otlp_t *x = md_otlp_new(cfg);
     char err[128];
     assert_int_equal(md_otlp_start(x, err, sizeof(err)), MD_OK);
@@ -694,7 +597,7 @@ static void thread_sends_a_full_batch_at_once(void **state)
 static void thread_against_a_dead_collector(void **state)
 {
     (void)state;
-    md_config_t *cfg = load(closed_port(), ", queue: 16, batch: 4, interval: 20ms");
+    md_config_t *cfg = load_cfg(closed_port(), ", queue: 16, batch: 4, interval: 20ms");
     md_otlp_t *x = md_otlp_new(cfg);
     char err[128];
     assert_int_equal(md_otlp_start(x, err, sizeof(err)), MD_OK);
@@ -737,7 +640,7 @@ static void finished_request_becomes_spans(void **state)
     (void)state;
     rx_t r;
     rx_start(&r, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
-    md_config_t *cfg = load(r.port, ", interval: 1h");
+    md_config_t *cfg = load_cfg(r.port, ", interval: 1h");
     char err[256];
     md_telemetry_t *tm = md_telemetry_new(cfg, 1, err, sizeof(err));
     assert_non_null(tm);

@@ -14,6 +14,8 @@
  */
 #include "testutil.h"
 
+#include "otlptest.h"
+
 #include "config/config.h"
 #include "json/scan.h"
 #include "telemetry/otlp.h"
@@ -28,15 +30,6 @@
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#ifndef MD_VERSION
-#define MD_VERSION "0.0.0"
-#endif
-
-static const uint8_t tp_trace[16] = { 0x4b, 0xf9, 0x2f, 0x35, 0x77, 0xb3, 0x4d, 0xa6,
-                                      0xa3, 0xce, 0x92, 0x9d, 0x0e, 0x0e, 0x47, 0x36 };
-static const uint8_t tp_span[8] = { 0x00, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7 };
-static const uint8_t my_span[8] = { 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88 };
 
 static void expect_bytes(const md_buf_t *b, const char *want, size_t n)
 {
@@ -502,49 +495,13 @@ static void primitives_stop_at_the_cap(void **state)
 
 /* ---- the export request ---- */
 
+/* otlp_config with the default protocol and a second endpoint, whose
+ * route and backend name are not ASCII. */
 static md_config_t *load_cfg(uint16_t port, const char *extra)
 {
-    char yaml[2048];
-    snprintf(yaml, sizeof(yaml),
-             "admin: off\naccess_log: off\nserver_timing: false\n"
-             "tracing: { otlp_endpoint: \"http://127.0.0.1:%u/v1/traces\", service_name: svc%s }\n"
-             "upstreams:\n  news: { url: \"http://127.0.0.1:9001\" }\n  hr: { url: \"http://[::1]:9002\" }\n"
-             "endpoints:\n"
-             "  - path: /home\n    backends:\n"
-             "      - { upstream: news, path: /n, as: news }\n"
-             "      - { name: vacation, upstream: hr, method: POST, path: /v, as: v }\n"
-             "  - path: \"/caf\xc3\xa9/{id}\"\n    backends:\n"
-             "      - { name: caf\xc3\xa9, upstream: news, path: /c, as: c }\n",
-             (unsigned)port, extra);
-    md_diag_t d;
-    md_config_t *cfg = md_config_load_string(yaml, strlen(yaml), "t.yaml", &d);
-    if (!cfg)
-        fail_msg("config: %d:%d: %s", d.line, d.col, d.msg);
-    return cfg;
-}
-
-static md_span_t server_span(void)
-{
-    md_span_t s;
-    memset(&s, 0, sizeof(s));
-    memcpy(s.trace_id, tp_trace, 16);
-    memcpy(s.span_id, my_span, 8);
-    memcpy(s.parent_id, tp_span, 8);
-    s.has_parent = true;
-    s.kind = MD_SPAN_SERVER;
-    s.status = 200;
-    s.endpoint = 0;
-    s.backend = -1;
-    s.start_ns = 1700000000123456789ull;
-    s.end_ns = 1700000000127456789ull;
-    memcpy(s.method, "GET", 3);
-    s.method_len = 3;
-    memcpy(s.path, "/home", 5);
-    s.path_len = 5;
-    memcpy(s.host, "api.example", 11);
-    s.host_len = 11;
-    s.port = 8080;
-    return s;
+    return otlp_config(port, NULL, extra,
+                       "  - path: \"/caf\xc3\xa9/{id}\"\n    backends:\n"
+                       "      - { name: caf\xc3\xa9, upstream: news, path: /c, as: c }\n");
 }
 
 static void encodes_one_span(void **state)
@@ -620,28 +577,7 @@ static void encodes_failures_and_odd_values(void **state)
     md_config_t *cfg = load_cfg(4318, ", otlp_protocol: http/protobuf");
     md_otlp_t *x = md_otlp_new(cfg);
     md_span_t s[5];
-    s[0] = server_span();
-    s[0].status = 502;
-    s[0].has_parent = false;
-    memcpy(s[0].method, "BREW", 4);
-    s[0].method_len = 4;
-    memcpy(s[0].path, "/a\"b\x01\xff", 6);
-    s[0].path_len = 6;
-    s[0].endpoint = -1;
-    s[0].host_len = 0;
-    s[0].port = 0;
-    s[1] = server_span();
-    s[1].kind = MD_SPAN_CLIENT;
-    s[1].backend = 1;
-    s[1].outcome = MD_TM_TIMEOUT;
-    s[1].status = 0;
-    s[2] = s[1];
-    s[2].backend = 0;
-    s[2].outcome = MD_TM_OK;
-    s[2].status = 404;
-    s[3] = s[2];
-    s[3].status = 200;
-    s[3].end_ns = s[3].start_ns - 5;
+    odd_spans(s, "/a\"b\x01\xff", 6);
     s[4] = s[2];
     s[4].endpoint = 1;
     s[4].backend = 0;
@@ -694,35 +630,11 @@ static void encodes_failures_and_odd_values(void **state)
 static void encodes_the_longest_strings(void **state)
 {
     (void)state;
-    char yaml[4096], route[2002];
-    route[0] = '/';
-    memset(route + 1, 'r', 2000);
-    route[2001] = '\0';
-    snprintf(yaml, sizeof(yaml),
-             "tracing: { otlp_endpoint: \"http://127.0.0.1:1/v1/traces\" }\n"
-             "upstreams:\n  news: { url: \"http://127.0.0.1:9001\" }\n"
-             "endpoints:\n  - path: %s\n    backends:\n      - { upstream: news, path: /n, as: news }\n",
-             route);
-    md_diag_t dg;
-    md_config_t *cfg = md_config_load_string(yaml, strlen(yaml), "t.yaml", &dg);
-    if (!cfg)
-        fail_msg("config: %d:%d: %s", dg.line, dg.col, dg.msg);
+    char route[2002];
+    md_config_t *cfg = long_route_config(route, 'r', "");
     md_otlp_t *x = md_otlp_new(cfg);
     md_span_t s[2];
-    s[0] = server_span();
-    s[0].status = 503;
-    memset(s[0].path, 0xff, MD_SPAN_PATH_MAX);
-    s[0].path_len = 1000; /* longer than the record holds: cut to it */
-    memset(s[0].host, 0x80, MD_SPAN_HOST_MAX);
-    s[0].host_len = MD_SPAN_HOST_MAX;
-    memcpy(s[0].method, "VERYLONGMETHODXX", 16);
-    s[0].method_len = 16;
-    s[1] = server_span();
-    s[1].kind = MD_SPAN_CLIENT;
-    s[1].backend = 0;
-    s[1].outcome = MD_TM_TOO_BIG;
-    s[1].status = 65535;
-    s[1].start_ns = s[1].end_ns = UINT64_MAX;
+    longest_spans(s, (char)0xff, 1000, (char)0x80); /* a path longer than the record holds: cut to it */
     md_buf_t b;
     md_buf_init(&b, 0);
     assert_int_equal(md_otlp_encode(x, s, 2, &b), MD_OK);
@@ -1013,14 +925,7 @@ static void *kr_main(void *arg)
 static void kr_start(krx_t *r, kr_mode_t mode, const char *reply)
 {
     memset(r, 0, sizeof(*r));
-    r->lfd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = { .sin_family = AF_INET };
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(r->lfd, (struct sockaddr *)&a, sizeof(a)), 0);
-    assert_int_equal(listen(r->lfd, 16), 0);
-    socklen_t al = sizeof(a);
-    getsockname(r->lfd, (struct sockaddr *)&a, &al);
-    r->port = ntohs(a.sin_port);
+    r->lfd = collector_listen(&r->port);
     r->mode = mode;
     r->reply = reply;
     pthread_mutex_init(&r->mu, NULL);

@@ -6,23 +6,13 @@
  */
 #include "testutil.h"
 
-#include "core/alloc.h"
-#include "core/buf.h"
-#include "core/loop.h"
-#include "upstream/client.h"
+#include "clienttest.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
-#include <zlib.h>
 
 /* ---- scripted server ---- */
 
@@ -34,7 +24,6 @@ typedef struct blob {
 #define BLOB(s) ((blob_t){ (s), sizeof(s) - 1 })
 #define MAX_CONN_THREADS 32
 
-typedef struct srv srv_t;
 typedef void (*srv_handler)(srv_t *s, int fd, int conn_index);
 
 struct srv {
@@ -67,12 +56,6 @@ typedef struct conn_arg {
     int index;
 } conn_arg_t;
 
-static void ms_sleep(int ms)
-{
-    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-    nanosleep(&ts, NULL);
-}
-
 /* Sleeps up to ms, returning early (false) when the server is stopping. */
 static bool srv_wait(srv_t *s, int ms)
 {
@@ -93,16 +76,6 @@ static void send_all(int fd, const char *p, size_t n)
         p += w;
         n -= (size_t)w;
     }
-}
-
-/* Offset of `needle` in buf[0..len), or -1. */
-static ssize_t find(const char *buf, size_t len, const char *needle)
-{
-    size_t n = strlen(needle);
-    for (size_t i = 0; i + n <= len; i++)
-        if (memcmp(buf + i, needle, n) == 0)
-            return (ssize_t)i;
-    return -1;
 }
 
 static size_t request_body_len(const char *buf, size_t head)
@@ -192,23 +165,15 @@ static void *conn_thread(void *p)
 static void *accept_thread(void *p)
 {
     srv_t *s = p;
-    for (;;) {
-        int fd = accept(s->lfd, NULL, NULL);
-        if (fd < 0) {
-            if (errno == EINTR)
-                continue;
-            return NULL; /* shutdown() by srv_stop */
-        }
-        if (atomic_load(&s->stop) || s->nthreads == MAX_CONN_THREADS) {
-            close(fd);
-            continue;
-        }
+    int fd;
+    while ((fd = accept_conn(s->lfd, &s->stop, s->nthreads, MAX_CONN_THREADS)) >= 0) {
         conn_arg_t *a = malloc(sizeof(*a));
         a->s = s;
         a->fd = fd;
         a->index = atomic_fetch_add(&s->accepts, 1);
         pthread_create(&s->threads[s->nthreads++], NULL, conn_thread, a);
     }
+    return NULL; /* shutdown() by srv_stop */
 }
 
 static srv_t *srv_new(srv_handler h)
@@ -221,13 +186,7 @@ static srv_t *srv_new(srv_handler h)
 
 static void srv_start(srv_t *s)
 {
-    s->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    assert_int_equal(bind(s->lfd, (struct sockaddr *)&a, sizeof(a)), 0);
-    assert_int_equal(listen(s->lfd, 64), 0);
-    socklen_t len = sizeof(a);
-    getsockname(s->lfd, (struct sockaddr *)&a, &len);
-    s->port = ntohs(a.sin_port);
+    s->lfd = loopback_listener(&s->port);
     pthread_create(&s->accept_thread, NULL, accept_thread, s);
 }
 
@@ -255,33 +214,9 @@ static bool last_request_is(srv_t *s, const char *expect)
 
 /* ---- client side fixture ---- */
 
-typedef struct fx {
-    srv_t *srv;
-    md_loop_t *loop;
-    md_upstream_conf_t conf;
-    char host_header[64];
-    md_upstream_t *up;
-} fx_t;
-
 static void fx_conf(fx_t *f, uint16_t port)
 {
-    memset(&f->conf, 0, sizeof(f->conf));
-    struct sockaddr_in *a = (struct sockaddr_in *)&f->conf.addr;
-    a->sin_family = AF_INET;
-    a->sin_port = htons(port);
-    a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    f->conf.addrlen = sizeof(*a);
-    snprintf(f->host_header, sizeof(f->host_header), "127.0.0.1:%u", port);
-    f->conf.name = "test";
-    f->conf.host = "127.0.0.1";
-    f->conf.port = port;
-    f->conf.host_header = f->host_header;
-    f->conf.base_path = "";
-    f->conf.timeout_ms = 3000;
-    f->conf.connect_timeout_ms = 1000;
-    f->conf.max_connections = 4;
-    f->conf.max_queue = 16;
-    f->conf.max_response_bytes = 1 << 20;
+    loopback_conf(f, "test", "127.0.0.1", port);
 }
 
 /* Starts the server (already scripted) and prepares a client conf for it. */
@@ -299,90 +234,6 @@ static void fx_up(fx_t *f)
 {
     f->up = md_upstream_new(f->loop, &f->conf, 1);
     assert_non_null(f->up);
-}
-
-static void fx_done(fx_t *f)
-{
-    md_upstream_free(f->up);
-    if (f->srv)
-        srv_stop(f->srv);
-    md_loop_free(f->loop);
-}
-
-static bool guard_fired;
-
-static void on_guard(md_timer_t *t)
-{
-    guard_fired = true;
-    md_loop_stop(t->data);
-}
-
-/* Runs the loop until a callback stops it or max_ms pass. */
-static void run_loop(md_loop_t *loop, uint64_t max_ms)
-{
-    md_timer_t guard;
-    md_timer_init(&guard, on_guard, loop);
-    guard_fired = false;
-    md_loop_update_time(loop);
-    md_timer_start(loop, &guard, max_ms);
-    md_loop_run(loop);
-    md_timer_stop(loop, &guard);
-}
-
-/* What a buffered callback saw. `pending` is shared by concurrent calls:
- * the loop stops when it reaches zero. */
-typedef struct got {
-    int called;
-    int error;
-    int status;
-    char *body;
-    size_t len;
-    char ctype[128];
-    size_t wire;
-    uint64_t duration_us;
-    md_loop_t *loop;
-    int *pending;
-} got_t;
-
-static void on_result(md_upstream_result_t *res, void *arg)
-{
-    got_t *g = arg;
-    g->called++;
-    g->error = res->error;
-    g->status = res->status;
-    md_free(g->body);
-    g->body = md_buf_detach(&res->body, &g->len);
-    memcpy(g->ctype, res->content_type, sizeof(g->ctype));
-    g->wire = res->wire_bytes;
-    g->duration_us = res->duration_us;
-    if (!g->pending || --*g->pending == 0)
-        md_loop_stop(g->loop);
-}
-
-static md_upstream_req_t get_req(const char *path)
-{
-    md_upstream_req_t r = { .method = "GET", .path = path, .path_len = strlen(path) };
-    return r;
-}
-
-/* One buffered call, run to completion. */
-static void call_once(fx_t *f, const md_upstream_req_t *req, got_t *g)
-{
-    md_free(g->body);
-    memset(g, 0, sizeof(*g));
-    g->loop = f->loop;
-    md_loop_update_time(f->loop);
-    assert_non_null(md_upstream_call(f->up, req, on_result, g));
-    run_loop(f->loop, 5000);
-    assert_false(guard_fired);
-    assert_int_equal(g->called, 1);
-}
-
-static md_upstream_stats_t stats(fx_t *f)
-{
-    md_upstream_stats_t st;
-    md_upstream_get_stats(f->up, &st);
-    return st;
 }
 
 /* ---- tests ---- */
@@ -485,28 +336,11 @@ static void chunked_split_over_writes(void **state)
     fx_done(&f);
 }
 
-/* gzip-compresses src into a malloc'd buffer. */
-static char *gzip_bytes(const char *src, size_t n, size_t *out_len)
-{
-    z_stream z = { 0 };
-    assert_int_equal(deflateInit2(&z, 9, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
-    size_t cap = deflateBound(&z, n);
-    char *out = malloc(cap);
-    z.next_in = (Bytef *)src;
-    z.avail_in = (uInt)n;
-    z.next_out = (Bytef *)out;
-    z.avail_out = (uInt)cap;
-    assert_int_equal(deflate(&z, Z_FINISH), Z_STREAM_END);
-    *out_len = z.total_out;
-    deflateEnd(&z);
-    return out;
-}
-
 /* Builds "head + Content-Length: n + body" into a malloc'd response. */
 static blob_t gzip_response(const char *plain, size_t n)
 {
     size_t zlen;
-    char *z = gzip_bytes(plain, n, &zlen);
+    char *z = gzip_bytes(plain, n, 9, &zlen);
     char head[256];
     int h = snprintf(head, sizeof(head),
                      "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\n"
@@ -1244,24 +1078,6 @@ static void bad_requests_never_reach_the_wire(void **state)
 
 #define STREAM_BYTES 70000
 
-typedef struct sctx {
-    md_loop_t *loop;
-    md_upstream_call_t *call;
-    md_timer_t resume;
-    md_buf_t data;
-    int heads, ends, error, status, pauses;
-    bool paused;          /* between returning MD_AGAIN and resuming */
-    int data_while_paused;
-    int64_t content_length;
-    bool hop_seen, custom_seen, encoding_seen;
-    bool cancel_on_data;
-} sctx_t;
-
-static char pattern_byte(size_t i)
-{
-    return (char)('a' + (i * 7 + i / 13) % 26);
-}
-
 static void h_stream(srv_t *s, int fd, int index)
 {
     (void)index;
@@ -1309,39 +1125,6 @@ static void s_on_head(void *arg, int status, const md_header_t *hs, size_t n, in
     }
 }
 
-static void s_on_resume(md_timer_t *t)
-{
-    sctx_t *c = t->data;
-    c->paused = false;
-    md_upstream_resume(c->call);
-}
-
-static int s_on_data(void *arg, const char *data, size_t len)
-{
-    sctx_t *c = arg;
-    assert_int_equal(md_buf_append(&c->data, data, len), MD_OK);
-    if (c->paused)
-        c->data_while_paused++;
-    if (c->cancel_on_data) {
-        md_upstream_cancel(c->call);
-        md_loop_stop(c->loop);
-        return MD_OK;
-    }
-    c->pauses++;
-    c->paused = true;
-    md_timer_start(c->loop, &c->resume, 1);
-    return MD_AGAIN;
-}
-
-static void s_on_end(void *arg, int error)
-{
-    sctx_t *c = arg;
-    c->ends++;
-    c->error = error;
-    md_timer_stop(c->loop, &c->resume);
-    md_loop_stop(c->loop);
-}
-
 static const md_upstream_stream_cbs_t s_cbs = { s_on_head, s_on_data, s_on_end };
 
 static void streaming_with_pause_delivers_exact_bytes(void **state)
@@ -1350,12 +1133,8 @@ static void streaming_with_pause_delivers_exact_bytes(void **state)
     fx_t f;
     fx_init(&f, srv_new(h_stream));
     fx_up(&f);
-    sctx_t c = { .loop = f.loop };
-    md_buf_init(&c.data, 0);
-    md_timer_init(&c.resume, s_on_resume, &c);
-    md_upstream_req_t req = get_req("/stream");
-    md_loop_update_time(f.loop);
-    c.call = md_upstream_stream(f.up, &req, &s_cbs, &c);
+    sctx_t c = { .loop = f.loop, .pause_ms = 1 };
+    stream_get(&f, &c, "/stream", &s_cbs);
     assert_non_null(c.call);
     run_loop(f.loop, 5000);
     assert_false(guard_fired);
@@ -1388,11 +1167,8 @@ static void streaming_cancel_inside_on_data(void **state)
     fx_t f;
     fx_init(&f, srv_new(h_stream));
     fx_up(&f);
-    sctx_t c = { .loop = f.loop, .cancel_on_data = true };
-    md_buf_init(&c.data, 0);
-    md_timer_init(&c.resume, s_on_resume, &c);
-    md_upstream_req_t req = get_req("/stream");
-    c.call = md_upstream_stream(f.up, &req, &s_cbs, &c);
+    sctx_t c = { .loop = f.loop, .pause_ms = 1, .cancel_on_data = true };
+    stream_get(&f, &c, "/stream", &s_cbs);
     run_loop(f.loop, 5000);
     assert_false(guard_fired);
     run_loop(f.loop, 30); /* nothing more arrives */
@@ -1414,11 +1190,8 @@ static void streaming_error_before_head_runs_on_end_only(void **state)
     fx_init(&f, s);
     f.conf.max_response_bytes = 1000;
     fx_up(&f);
-    sctx_t c = { .loop = f.loop };
-    md_buf_init(&c.data, 0);
-    md_timer_init(&c.resume, s_on_resume, &c);
-    md_upstream_req_t req = get_req("/s");
-    c.call = md_upstream_stream(f.up, &req, &s_cbs, &c);
+    sctx_t c = { .loop = f.loop, .pause_ms = 1 };
+    stream_get(&f, &c, "/s", &s_cbs);
     run_loop(f.loop, 3000);
     assert_int_equal(c.heads, 0);
     assert_int_equal(c.ends, 1);

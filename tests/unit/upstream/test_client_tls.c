@@ -9,16 +9,11 @@
  */
 #include "testutil.h"
 
-#include "core/alloc.h"
-#include "core/buf.h"
-#include "core/loop.h"
-#include "upstream/client.h"
+#include "clienttest.h"
 #include "upstream/tls.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -26,13 +21,8 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #define BIG_BYTES (1024u * 1024)
 #define MAX_CONNS 16
@@ -99,21 +89,20 @@ static int remove_pki(void **state)
     return system(cmd) == 0 ? 0 : -1;
 }
 
-/* ---- the TLS test server ---- */
+/* ---- the TLS test server (struct srv; srv_t in clienttest.h) ---- */
 
-typedef struct tsrv tsrv_t;
 /* Answers request k on a TLS connection; false closes the connection. */
-typedef bool (*tsrv_respond)(tsrv_t *s, SSL *ssl, int k);
+typedef bool (*srv_respond)(srv_t *s, SSL *ssl, int k);
 /* Serves a whole connection without TLS (misbehaving servers). */
-typedef void (*tsrv_raw)(tsrv_t *s, int fd);
+typedef void (*srv_raw)(srv_t *s, int fd);
 
-struct tsrv {
+struct srv {
     int lfd;
     uint16_t port;
     pthread_t accept_thread;
     SSL_CTX *ctx;
-    tsrv_respond respond;
-    tsrv_raw raw;
+    srv_respond respond;
+    srv_raw raw;
     const char *resp;                  /* for respond_fixed */
     bool close_after;                  /* respond_fixed: close after answering */
     int close_delay_ms;                /* ...this long after */
@@ -130,24 +119,9 @@ struct tsrv {
 };
 
 typedef struct targ {
-    tsrv_t *s;
+    srv_t *s;
     int slot;
 } targ_t;
-
-static void ms_sleep(int ms)
-{
-    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-    nanosleep(&ts, NULL);
-}
-
-static ssize_t find(const char *buf, size_t len, const char *needle)
-{
-    size_t n = strlen(needle);
-    for (size_t i = 0; i + n <= len; i++)
-        if (memcmp(buf + i, needle, n) == 0)
-            return (ssize_t)i;
-    return -1;
-}
 
 static uint32_t sum_bytes(uint32_t sum, const char *p, size_t n)
 {
@@ -156,14 +130,9 @@ static uint32_t sum_bytes(uint32_t sum, const char *p, size_t n)
     return sum;
 }
 
-static char pattern_byte(size_t i)
-{
-    return (char)('a' + (i * 7 + i / 13) % 26);
-}
-
 /* Reads one request over TLS: the head is kept, a Content-Length body is
  * counted and checksummed. False at EOF or error. */
-static bool read_request(tsrv_t *s, SSL *ssl)
+static bool read_request(srv_t *s, SSL *ssl)
 {
     char buf[8192];
     size_t len = 0;
@@ -213,7 +182,7 @@ static bool ssl_send(SSL *ssl, const char *p, size_t n)
     return true;
 }
 
-static bool respond_fixed(tsrv_t *s, SSL *ssl, int k)
+static bool respond_fixed(srv_t *s, SSL *ssl, int k)
 {
     (void)k;
     if (!ssl_send(ssl, s->resp, strlen(s->resp)))
@@ -223,7 +192,7 @@ static bool respond_fixed(tsrv_t *s, SSL *ssl, int k)
     return !s->close_after;
 }
 
-static void record_peer(tsrv_t *s, SSL *ssl)
+static void record_peer(srv_t *s, SSL *ssl)
 {
     X509 *peer = SSL_get1_peer_certificate(ssl);
     if (!peer)
@@ -234,7 +203,7 @@ static void record_peer(tsrv_t *s, SSL *ssl)
     X509_free(peer);
 }
 
-static void serve_tls(tsrv_t *s, int fd)
+static void serve_tls(srv_t *s, int fd)
 {
     SSL *ssl = SSL_new(s->ctx);
     SSL_set_fd(ssl, fd);
@@ -259,7 +228,7 @@ static void serve_tls(tsrv_t *s, int fd)
 static void *conn_thread(void *p)
 {
     targ_t *a = p;
-    tsrv_t *s = a->s;
+    srv_t *s = a->s;
     int fd = s->fds[a->slot];
     if (s->raw)
         s->raw(s, fd);
@@ -275,18 +244,9 @@ static void *conn_thread(void *p)
 
 static void *accept_thread(void *p)
 {
-    tsrv_t *s = p;
-    for (;;) {
-        int fd = accept(s->lfd, NULL, NULL);
-        if (fd < 0) {
-            if (errno == EINTR)
-                continue;
-            return NULL;
-        }
-        if (atomic_load(&s->stop) || s->nthreads == MAX_CONNS) {
-            close(fd);
-            continue;
-        }
+    srv_t *s = p;
+    int fd;
+    while ((fd = accept_conn(s->lfd, &s->stop, s->nthreads, MAX_CONNS)) >= 0) {
         atomic_fetch_add(&s->accepts, 1);
         int one = 1; /* no Nagle delay: each write leaves when the test says */
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -298,6 +258,7 @@ static void *accept_thread(void *p)
         pthread_mutex_unlock(&s->lock);
         pthread_create(&s->threads[s->nthreads++], NULL, conn_thread, a);
     }
+    return NULL;
 }
 
 /* A server context with `cert`/`key`, at most `max_version` (0: any);
@@ -319,26 +280,20 @@ static SSL_CTX *server_ctx(const char *cert, const char *key, int max_version, c
     return x;
 }
 
-static tsrv_t *srv_start(SSL_CTX *ctx, tsrv_raw raw)
+static srv_t *srv_start(SSL_CTX *ctx, srv_raw raw)
 {
-    tsrv_t *s = calloc(1, sizeof(*s));
+    srv_t *s = calloc(1, sizeof(*s));
     s->ctx = ctx;
     s->raw = raw;
     s->respond = respond_fixed;
     s->resp = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello";
     pthread_mutex_init(&s->lock, NULL);
-    s->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    assert_int_equal(bind(s->lfd, (struct sockaddr *)&a, sizeof(a)), 0);
-    assert_int_equal(listen(s->lfd, 64), 0);
-    socklen_t len = sizeof(a);
-    getsockname(s->lfd, (struct sockaddr *)&a, &len);
-    s->port = ntohs(a.sin_port);
+    s->lfd = loopback_listener(&s->port);
     pthread_create(&s->accept_thread, NULL, accept_thread, s);
     return s;
 }
 
-static void srv_stop(tsrv_t *s)
+static void srv_stop(srv_t *s)
 {
     atomic_store(&s->stop, true);
     shutdown(s->lfd, SHUT_RDWR);
@@ -358,14 +313,14 @@ static void srv_stop(tsrv_t *s)
 
 /* ---- misbehaving servers (no TLS) ---- */
 
-static void raw_stall(tsrv_t *s, int fd)
+static void raw_stall(srv_t *s, int fd)
 {
     char buf[4096];
     while (!atomic_load(&s->stop) && recv(fd, buf, sizeof(buf), 0) > 0)
         ; /* takes the ClientHello, says nothing, until srv_stop */
 }
 
-static void raw_garbage(tsrv_t *s, int fd)
+static void raw_garbage(srv_t *s, int fd)
 {
     char buf[4096];
     (void)s;
@@ -376,7 +331,7 @@ static void raw_garbage(tsrv_t *s, int fd)
     ms_sleep(50);
 }
 
-static void raw_plain_http(tsrv_t *s, int fd)
+static void raw_plain_http(srv_t *s, int fd)
 {
     char buf[4096];
     (void)s;
@@ -386,7 +341,7 @@ static void raw_plain_http(tsrv_t *s, int fd)
     send(fd, resp, sizeof(resp) - 1, MSG_NOSIGNAL);
 }
 
-static void raw_hang_up(tsrv_t *s, int fd)
+static void raw_hang_up(srv_t *s, int fd)
 {
     char buf[4096];
     (void)s;
@@ -410,113 +365,18 @@ static md_tls_ctx_t *client_ctx(const char *server_name, bool verify, int min_ve
     return t;
 }
 
-typedef struct fx {
-    tsrv_t *srv;
-    md_loop_t *loop;
-    md_upstream_conf_t conf;
-    char host_header[64];
-    md_tls_ctx_t *tls;
-    md_upstream_t *up;
-} fx_t;
-
 /* Client for server s through tls (owned by the fixture from now on). */
-static void fx_init(fx_t *f, tsrv_t *s, md_tls_ctx_t *tls)
+static void fx_init(fx_t *f, srv_t *s, md_tls_ctx_t *tls)
 {
     memset(f, 0, sizeof(*f));
     f->srv = s;
     f->tls = tls;
     f->loop = md_loop_new();
-    struct sockaddr_in *a = (struct sockaddr_in *)&f->conf.addr;
-    a->sin_family = AF_INET;
-    a->sin_port = htons(s->port);
-    a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    f->conf.addrlen = sizeof(*a);
-    snprintf(f->host_header, sizeof(f->host_header), "localhost:%u", s->port);
-    f->conf.name = "tls-test";
-    f->conf.host = "localhost";
-    f->conf.port = s->port;
-    f->conf.host_header = f->host_header;
-    f->conf.base_path = "";
-    f->conf.timeout_ms = 3000;
-    f->conf.connect_timeout_ms = 1000;
-    f->conf.max_connections = 4;
-    f->conf.max_queue = 16;
+    loopback_conf(f, "tls-test", "localhost", s->port);
     f->conf.max_response_bytes = 4 * BIG_BYTES;
     f->conf.tls = tls;
     f->up = md_upstream_new(f->loop, &f->conf, 1);
     assert_non_null(f->up);
-}
-
-static void fx_done(fx_t *f)
-{
-    md_upstream_free(f->up);
-    srv_stop(f->srv);
-    md_loop_free(f->loop);
-    md_tls_ctx_free(f->tls);
-}
-
-static bool guard_fired;
-
-static void on_guard(md_timer_t *t)
-{
-    guard_fired = true;
-    md_loop_stop(t->data);
-}
-
-static void run_loop(md_loop_t *loop, uint64_t max_ms)
-{
-    md_timer_t guard;
-    md_timer_init(&guard, on_guard, loop);
-    guard_fired = false;
-    md_loop_update_time(loop);
-    md_timer_start(loop, &guard, max_ms);
-    md_loop_run(loop);
-    md_timer_stop(loop, &guard);
-}
-
-typedef struct got {
-    int called, error, status;
-    char *body;
-    size_t len;
-    uint64_t duration_us;
-    md_loop_t *loop;
-} got_t;
-
-static void on_result(md_upstream_result_t *res, void *arg)
-{
-    got_t *g = arg;
-    g->called++;
-    g->error = res->error;
-    g->status = res->status;
-    md_free(g->body);
-    g->body = md_buf_detach(&res->body, &g->len);
-    g->duration_us = res->duration_us;
-    md_loop_stop(g->loop);
-}
-
-static md_upstream_req_t get_req(const char *path)
-{
-    md_upstream_req_t r = { .method = "GET", .path = path, .path_len = strlen(path) };
-    return r;
-}
-
-static void call_once(fx_t *f, const md_upstream_req_t *req, got_t *g)
-{
-    md_free(g->body);
-    memset(g, 0, sizeof(*g));
-    g->loop = f->loop;
-    md_loop_update_time(f->loop);
-    assert_non_null(md_upstream_call(f->up, req, on_result, g));
-    run_loop(f->loop, 5000);
-    assert_false(guard_fired);
-    assert_int_equal(g->called, 1);
-}
-
-static md_upstream_stats_t stats(fx_t *f)
-{
-    md_upstream_stats_t st;
-    md_upstream_get_stats(f->up, &st);
-    return st;
 }
 
 /* One GET to a server with `cert`, through a client context; returns the
@@ -608,26 +468,10 @@ static void get_over_https_keeps_the_connection(void **state)
     fx_done(&f);
 }
 
-static char *gzip_of(const char *src, size_t n, size_t *out_len)
-{
-    z_stream z = { 0 };
-    assert_int_equal(deflateInit2(&z, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
-    size_t cap = deflateBound(&z, (uLong)n);
-    char *out = malloc(cap);
-    z.next_in = (Bytef *)src;
-    z.avail_in = (uInt)n;
-    z.next_out = (Bytef *)out;
-    z.avail_out = (uInt)cap;
-    assert_int_equal(deflate(&z, Z_FINISH), Z_STREAM_END);
-    *out_len = cap - z.avail_out;
-    deflateEnd(&z);
-    return out;
-}
-
 #define GZ_PLAIN_BYTES 50000
 
 /* gzip in 1 KiB chunks, each chunk its own TLS record. */
-static bool respond_chunked_gzip(tsrv_t *s, SSL *ssl, int k)
+static bool respond_chunked_gzip(srv_t *s, SSL *ssl, int k)
 {
     (void)s;
     (void)k;
@@ -635,7 +479,7 @@ static bool respond_chunked_gzip(tsrv_t *s, SSL *ssl, int k)
     for (size_t i = 0; i < GZ_PLAIN_BYTES; i++)
         plain[i] = pattern_byte(i);
     size_t zlen;
-    char *z = gzip_of(plain, GZ_PLAIN_BYTES, &zlen);
+    char *z = gzip_bytes(plain, GZ_PLAIN_BYTES, 6, &zlen);
     free(plain);
     const char *head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\n"
                        "Transfer-Encoding: chunked\r\n\r\n";
@@ -672,7 +516,7 @@ static void chunked_gzip_over_tls(void **state)
 }
 
 /* 1 MiB body with Content-Length, written 16 KiB at a time (one record each). */
-static bool respond_big(tsrv_t *s, SSL *ssl, int k)
+static bool respond_big(srv_t *s, SSL *ssl, int k)
 {
     (void)s;
     (void)k;
@@ -713,7 +557,7 @@ static void large_body_across_many_records(void **state)
     fx_done(&f);
 }
 
-static bool respond_count(tsrv_t *s, SSL *ssl, int k)
+static bool respond_count(srv_t *s, SSL *ssl, int k)
 {
     (void)k;
     char resp[160];
@@ -755,7 +599,7 @@ static void large_request_body_is_written_whole(void **state)
 /* The body in 2000 records of 50 bytes, corked so that they arrive in big
  * segments: one read(2) by OpenSSL then holds hundreds of records, which
  * epoll no longer sees once the socket is empty. */
-static bool respond_small_records(tsrv_t *s, SSL *ssl, int k)
+static bool respond_small_records(srv_t *s, SSL *ssl, int k)
 {
     (void)s;
     (void)k;
@@ -798,16 +642,6 @@ static void many_small_records_in_one_read(void **state)
 
 /* ---- streaming: bytes OpenSSL holds while the stream is paused ---- */
 
-typedef struct sctx {
-    md_loop_t *loop;
-    md_upstream_call_t *call;
-    md_timer_t resume;
-    md_buf_t data;
-    int64_t expect;
-    int heads, ends, error, pauses, data_while_paused;
-    bool paused;
-} sctx_t;
-
 static void s_on_head(void *arg, int status, const md_header_t *hs, size_t n, int64_t content_length)
 {
     sctx_t *c = arg;
@@ -818,35 +652,7 @@ static void s_on_head(void *arg, int status, const md_header_t *hs, size_t n, in
     assert_int_equal(content_length, c->expect);
 }
 
-static void s_on_resume(md_timer_t *t)
-{
-    sctx_t *c = t->data;
-    c->paused = false;
-    md_upstream_resume(c->call);
-}
-
-static int s_on_data(void *arg, const char *data, size_t len)
-{
-    sctx_t *c = arg;
-    assert_int_equal(md_buf_append(&c->data, data, len), MD_OK);
-    if (c->paused)
-        c->data_while_paused++;
-    c->pauses++;
-    c->paused = true;
-    md_timer_start(c->loop, &c->resume, 0);
-    return MD_AGAIN;
-}
-
-static void s_on_end(void *arg, int error)
-{
-    sctx_t *c = arg;
-    c->ends++;
-    c->error = error;
-    md_timer_stop(c->loop, &c->resume);
-    md_loop_stop(c->loop);
-}
-
-static void paused_stream_case(tsrv_respond respond, size_t total)
+static void paused_stream_case(srv_respond respond, size_t total)
 {
     fx_t f;
     fx_init(&f, srv_start(server_ctx(P("srv.pem"), P("srv.key"), 0, NULL), NULL),
@@ -854,11 +660,7 @@ static void paused_stream_case(tsrv_respond respond, size_t total)
     f.srv->respond = respond;
     static const md_upstream_stream_cbs_t cbs = { s_on_head, s_on_data, s_on_end };
     sctx_t c = { .loop = f.loop, .expect = (int64_t)total };
-    md_buf_init(&c.data, 0);
-    md_timer_init(&c.resume, s_on_resume, &c);
-    md_upstream_req_t req = get_req("/big");
-    md_loop_update_time(f.loop);
-    c.call = md_upstream_stream(f.up, &req, &cbs, &c);
+    stream_get(&f, &c, "/big", &cbs);
     assert_non_null(c.call);
     run_loop(f.loop, 10000);
     assert_false(guard_fired);
@@ -1146,7 +948,7 @@ static void stale_tls_keep_alive_is_retried(void **state)
 
 /* Answers, then 20 ms later sends a fresh TLS 1.3 session ticket (no
  * data) or, with close_after, stray application bytes. */
-static bool respond_then_late_record(tsrv_t *s, SSL *ssl, int k)
+static bool respond_then_late_record(srv_t *s, SSL *ssl, int k)
 {
     static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
     if (!ssl_send(ssl, resp, sizeof(resp) - 1))
