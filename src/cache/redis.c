@@ -40,6 +40,16 @@
  * ours can have: hiredis then fails the read (as out of memory) and we drop
  * the connection. The unparsed read buffer is checked after every read.
  *
+ * Subscribers (md_redis_subscribe) are clients of their own in subscribe
+ * mode: after the handshake's PONG they send SUBSCRIBE straight to hiredis
+ * (not as an op: hiredis keeps that callback for every message, and runs it
+ * once more with NULL while freeing). Their deadline (`sub_due_ms`) shares
+ * the `deadline` timer. Messages arrive unasked, so the reader wrappers
+ * admit a top-level reply nobody waits for only on a subscriber, and only
+ * in the one shape hiredis 0.14 handles without asserting: a 3-element
+ * array "subscribe" or "message", then our channel (hiredis finds its
+ * callback by that name), then an integer or string.
+ *
  * hiredis writes with write(2): the process must ignore SIGPIPE (medley's
  * main does). A host name is resolved by a blocking getaddrinfo() on every
  * (re)connect; configure an address to keep the loop from waiting on DNS.
@@ -60,7 +70,7 @@
 #define MAX_OPS 65536                         /* ops alive (sent, parked or cancelled) */
 #define OPS_PER_SLAB 256
 #define MAX_QUEUED_BYTES ((size_t)256 << 20)  /* commands sent and not yet answered */
-#define MAX_UNPARSED (MAX_VALUE + ((size_t)1 << 20)) /* hiredis read buffer */
+#define UNPARSED_SLACK ((size_t)1 << 20)      /* hiredis read buffer beyond max_value */
 #define MAX_ARRAY 100000                      /* elements of one reply array */
 #define CMD_MAX (MAX_VALUE + ((size_t)1 << 20))      /* one encoded command */
 #define CMD_KEEP 65536                        /* command buffer kept between commands */
@@ -71,11 +81,12 @@
 #define BACKOFF_MAX_MS 5000
 #define DEFAULT_TIMEOUT_MS 50
 #define MIN_CONNECT_TIMEOUT_MS 100
+#define SUB_MAX_READ ((size_t)1 << 20)        /* a subscriber's largest accepted message */
 
 enum { ST_DOWN, ST_CONNECTING, ST_UP, ST_CLOSING };
 #define SHA_HEX 40                            /* a script's SHA1 in hex */
 
-enum { OP_AUTH, OP_SELECT, OP_PING, OP_GET, OP_SET, OP_PURGE, OP_EVAL, OP_SCRIPT_LOAD };
+enum { OP_AUTH, OP_SELECT, OP_PING, OP_GET, OP_SET, OP_PURGE, OP_EVAL, OP_SCRIPT_LOAD, OP_PUBLISH };
 enum { STEP_SCAN, STEP_UNLINK };
 
 struct md_redis_op {
@@ -151,12 +162,27 @@ struct md_redis {
     size_t nscripts;
 
     md_buf_t cmd;               /* the command being encoded */
+    size_t max_value;           /* largest string accepted from the server */
+
+    /* subscriber only (md_redis_subscribe) */
+    bool sub;
+    bool sub_sent;              /* SUBSCRIBE sent on this connection */
+    bool subscribed;            /* ... and confirmed */
+    bool in_push;               /* the reply being read is a push (a message) */
+    uint64_t sub_due_ms;        /* SUBSCRIBE unconfirmed and late after this; 0: none */
+    char *channel;              /* without the prefix */
+    size_t channel_len;
+    size_t max_msg;
+    md_redis_message_cb msg_cb;
+    void *msg_arg;
+
     redisReplyObjectFunctions *hiredis_fns;
     redisReplyObjectFunctions fns;  /* hiredis's, wrapped (see admit_reply) */
     md_redis_stats_t stats;
 };
 
 static void on_reply(redisAsyncContext *ac, void *reply, void *privdata);
+static void on_sub_reply(redisAsyncContext *ac, void *reply, void *privdata);
 static void on_io(md_io_t *io, unsigned events);
 
 /* The deadline clock: read fresh, not the loop's per-iteration cache, so a
@@ -290,12 +316,18 @@ static int cmd_build(md_redis_t *r, const md_str_t *argv, size_t argc, size_t ke
 
 /* ---- sending ---- */
 
+/* The earliest deadline: the oldest command's or the SUBSCRIBE's. */
+static uint64_t next_due(const md_redis_t *r)
+{
+    uint64_t due = r->sent_head ? r->sent_head->deadline_ms : UINT64_MAX;
+    return r->sub_due_ms ? MD_MIN(due, r->sub_due_ms) : due;
+}
+
 static void arm_deadline(md_redis_t *r)
 {
-    if (!r->sent_head)
-        return;
-    uint64_t now = now_ms(), due = r->sent_head->deadline_ms;
-    md_timer_start(r->loop, &r->deadline, due > now ? due - now : 0);
+    uint64_t now = now_ms(), due = next_due(r);
+    if (due != UINT64_MAX)
+        md_timer_start(r->loop, &r->deadline, due > now ? due - now : 0);
 }
 
 /* Hands the command in r->cmd to hiredis for `op`. Never runs a callback. */
@@ -323,9 +355,10 @@ static int send_op(md_redis_t *r, md_redis_op_t *op, uint32_t timeout_ms)
     return MD_OK;
 }
 
+/* Ready for commands: a subscriber never is. */
 static bool ready(const md_redis_t *r)
 {
-    return r->state == ST_UP && r->ac && !r->freeing;
+    return r->state == ST_UP && r->ac && !r->freeing && !r->sub;
 }
 
 /* ---- scripts ---- */
@@ -458,19 +491,45 @@ static md_redis_t *task_owner(const redisReadTask *t)
     return t->privdata;
 }
 
+static bool bytes_are(const char *s, size_t len, const char *x, size_t xl)
+{
+    return len == xl && memcmp(s, x, xl) == 0;
+}
+
+/* One part of a push on a subscriber (see the top of the file): `s` is a
+ * string's bytes, NULL for another type. */
+static bool push_ok(const md_redis_t *r, const redisReadTask *t, const char *s, size_t len)
+{
+    if (!t->parent)
+        return t->type == REDIS_REPLY_ARRAY && len == 3;  /* len: the array's size */
+    if (t->idx == 2)
+        return t->type == REDIS_REPLY_INTEGER || t->type == REDIS_REPLY_STRING;
+    if (t->type != REDIS_REPLY_STRING)
+        return false;
+    if (t->idx == 0)
+        return bytes_are(s, len, "subscribe", 9) || bytes_are(s, len, "message", 7);
+    return len == r->prefix_len + r->channel_len && memcmp(s, r->prefix, r->prefix_len) == 0 &&
+           memcmp(s + r->prefix_len, r->channel, r->channel_len) == 0;
+}
+
 /* Called before hiredis builds each reply object. Refusing makes hiredis
  * fail the read and drop the connection, which is what we want for a reply
  * nobody asked for (hiredis 0.14 would assert) or a size we never use. */
-static bool admit_reply(const redisReadTask *t, size_t size, size_t max)
+static bool admit_reply(const redisReadTask *t, size_t size, size_t max, const char *s)
 {
     md_redis_t *r = task_owner(t);
     if (size <= max) {
-        if (t->parent)
+        if (t->parent && !r->in_push)
             return true;
-        if (r->expected > 0) {
+        if (!t->parent && r->expected > 0) {
             r->expected--;
+            r->in_push = false;
             return true;
         }
+        if (!t->parent && r->sub_sent)
+            r->in_push = true;
+        if (r->in_push && push_ok(r, t, s, size))
+            return true;
     }
     if (!r->fail_status)
         r->fail_status = MD_EINVAL;
@@ -480,28 +539,28 @@ static bool admit_reply(const redisReadTask *t, size_t size, size_t max)
 
 static void *wrap_string(const redisReadTask *t, char *s, size_t len)
 {
-    if (!admit_reply(t, len, MAX_VALUE))
+    if (!admit_reply(t, len, task_owner(t)->max_value, s))
         return NULL;
     return task_owner(t)->hiredis_fns->createString(t, s, len);
 }
 
 static void *wrap_array(const redisReadTask *t, int n)
 {
-    if (!admit_reply(t, n < 0 ? 0 : (size_t)n, MAX_ARRAY))
+    if (!admit_reply(t, n < 0 ? 0 : (size_t)n, MAX_ARRAY, NULL))
         return NULL;
     return task_owner(t)->hiredis_fns->createArray(t, n);
 }
 
 static void *wrap_integer(const redisReadTask *t, long long v)
 {
-    if (!admit_reply(t, 0, 0))
+    if (!admit_reply(t, 0, 0, NULL))
         return NULL;
     return task_owner(t)->hiredis_fns->createInteger(t, v);
 }
 
 static void *wrap_nil(const redisReadTask *t)
 {
-    if (!admit_reply(t, 0, 0))
+    if (!admit_reply(t, 0, 0, NULL))
         return NULL;
     return task_owner(t)->hiredis_fns->createNil(t);
 }
@@ -556,6 +615,8 @@ static void conn_open(md_redis_t *r)
     r->conn_id++;
     r->fail_status = MD_OK;
     r->expected = 0;
+    r->sub_sent = r->subscribed = r->in_push = false;
+    r->sub_due_ms = 0;
     redisAsyncContext *ac = redisAsyncConnect(r->host, r->port);
     if (!ac || ac->err) {
         if (ac)
@@ -591,6 +652,22 @@ static int broken_status(const md_redis_t *r, const redisAsyncContext *ac)
     return MD_ERESET;
 }
 
+/* SUBSCRIBE prefix+channel, on a subscriber whose handshake is done. */
+static void sub_send(md_redis_t *r)
+{
+    md_str_t argv[2] = { MD_STR_LIT("SUBSCRIBE"), { r->channel, r->channel_len } };
+    if (cmd_build(r, argv, 2, 1) != MD_OK ||
+        redisAsyncFormattedCommand(r->ac, on_sub_reply, r, r->cmd.data, r->cmd.len) != REDIS_OK) {
+        conn_abort(r, MD_ECONNECT);
+        return;
+    }
+    r->stats.commands++;
+    r->sub_sent = true;
+    r->sub_due_ms = now_ms() + r->timeout_ms;
+    md_timer_stop(r->loop, &r->deadline);
+    arm_deadline(r);
+}
+
 static void handshake_reply(md_redis_t *r, md_redis_op_t *op, const redisReply *rep)
 {
     int kind = op->kind;
@@ -605,6 +682,8 @@ static void handshake_reply(md_redis_t *r, md_redis_op_t *op, const redisReply *
     if (kind == OP_PING && r->state == ST_CONNECTING) {
         r->state = ST_UP;
         r->backoff_ms = BACKOFF_MIN_MS;
+        if (r->sub)
+            sub_send(r);
     }
 }
 
@@ -836,6 +915,7 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
         get_reply(r, op, rep);
         break;
     case OP_SET:
+    case OP_PUBLISH:
         op_release(r, op);
         break;
     case OP_PURGE:
@@ -851,6 +931,36 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
         handshake_reply(r, op, rep);
         break;
     }
+}
+
+/* A subscriber's push, shaped as admit_reply let it through; NULL when
+ * hiredis frees the context (nothing to do: the loss is noticed in leave). */
+static void on_sub_reply(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    md_redis_t *r = privdata;
+    const redisReply *rep = reply;
+    (void)ac;
+    if (!rep || r->freeing || r->state == ST_CLOSING)
+        return;
+    const redisReply *kind = rep->type == REDIS_REPLY_ARRAY && rep->elements == 3 ? rep->element[0] : NULL;
+    const redisReply *body = kind ? rep->element[2] : NULL;
+    if (kind && bytes_are(kind->str, kind->len, "subscribe", 9) && body->type == REDIS_REPLY_INTEGER) {
+        r->subscribed = true;
+        r->sub_due_ms = 0;
+        return;
+    }
+    if (!kind || !r->subscribed || !bytes_are(kind->str, kind->len, "message", 7) ||
+        body->type != REDIS_REPLY_STRING) {
+        r->stats.errors++;
+        conn_abort(r, MD_EINVAL);
+        return;
+    }
+    if (body->len > r->max_msg) {
+        r->stats.ignored++;
+        return;
+    }
+    r->stats.messages++;
+    r->msg_cb(r->msg_arg, body->str, body->len);
 }
 
 /* ---- loop handlers ---- */
@@ -873,6 +983,7 @@ static void destroy(md_redis_t *r)
         md_free(s);
     }
     md_buf_free(&r->cmd);
+    md_free(r->channel);
     md_free(r);
 }
 
@@ -933,7 +1044,8 @@ static void check_reader(md_redis_t *r)
     if (!r->ac || r->freeing)
         return;
     const redisReader *rd = r->ac->c.reader;
-    if ((rd->len > rd->pos && rd->len - rd->pos > MAX_UNPARSED) || pending_bulk(rd) > MAX_VALUE) {
+    size_t max_unparsed = r->max_value + UNPARSED_SLACK;
+    if ((rd->len > rd->pos && rd->len - rd->pos > max_unparsed) || pending_bulk(rd) > r->max_value) {
         r->stats.errors++;
         conn_abort(r, MD_ETOOBIG);
     }
@@ -959,9 +1071,10 @@ static void on_io(md_io_t *io, unsigned events)
     leave(r);
 }
 
+/* The oldest command, or the SUBSCRIBE, is late. */
 static bool head_late(const md_redis_t *r)
 {
-    return r->ac && r->state != ST_CLOSING && r->sent_head && r->sent_head->deadline_ms <= now_ms();
+    return r->ac && r->state != ST_CLOSING && next_due(r) <= now_ms();
 }
 
 static void on_deadline(md_timer_t *t)
@@ -993,7 +1106,7 @@ static void on_retry(md_timer_t *t)
 
 /* ---- public API ---- */
 
-md_redis_t *md_redis_new(md_loop_t *loop, const md_cache_global_conf_t *conf)
+static md_redis_t *redis_alloc(md_loop_t *loop, const md_cache_global_conf_t *conf)
 {
     md_redis_t *r = md_calloc(1, sizeof(*r));
     r->loop = loop;
@@ -1010,9 +1123,39 @@ md_redis_t *md_redis_new(md_loop_t *loop, const md_cache_global_conf_t *conf)
     md_timer_init(&r->deadline, on_deadline, r);
     md_timer_init(&r->retry, on_retry, r);
     md_buf_init(&r->cmd, CMD_MAX);
+    r->max_value = MAX_VALUE;
+    return r;
+}
+
+static void redis_start(md_redis_t *r)
+{
     enter(r);
     conn_open(r);
     leave(r);
+}
+
+md_redis_t *md_redis_new(md_loop_t *loop, const md_cache_global_conf_t *conf)
+{
+    md_redis_t *r = redis_alloc(loop, conf);
+    redis_start(r);
+    return r;
+}
+
+md_redis_t *md_redis_subscribe(md_loop_t *loop, const md_cache_global_conf_t *conf, const char *channel,
+                               size_t max_len, md_redis_message_cb cb, void *arg)
+{
+    size_t chlen = channel ? strnlen(channel, MAX_KEY + 1) : 0;
+    if (!cb || chlen == 0 || chlen > MAX_KEY || max_len == 0 || max_len > MD_REDIS_MESSAGE_MAX)
+        return NULL;
+    md_redis_t *r = redis_alloc(loop, conf);
+    r->sub = true;
+    r->channel = md_strndup(channel, chlen);
+    r->channel_len = chlen;
+    r->max_msg = max_len;
+    r->max_value = SUB_MAX_READ;
+    r->msg_cb = cb;
+    r->msg_arg = arg;
+    redis_start(r);
     return r;
 }
 
@@ -1031,7 +1174,7 @@ void md_redis_free(md_redis_t *r)
 
 bool md_redis_up(const md_redis_t *r)
 {
-    return ready(r);
+    return r->sub ? r->state == ST_UP && r->ac && !r->freeing && r->subscribed : ready(r);
 }
 
 md_redis_op_t *md_redis_get(md_redis_t *r, const char *key, size_t keylen, md_redis_get_cb cb, void *arg)
@@ -1107,6 +1250,32 @@ md_redis_op_t *md_redis_purge(md_redis_t *r, const char *pattern, size_t len, md
     return op;
 }
 
+int md_redis_publish(md_redis_t *r, const char *channel, size_t chlen, const char *msg, size_t len)
+{
+    if ((!channel && chlen) || (!msg && len))
+        return MD_EINVAL;
+    if (chlen > MAX_KEY || len > MD_REDIS_MESSAGE_MAX)
+        return MD_ETOOBIG;
+    if (!ready(r)) {
+        r->stats.refused++;
+        return MD_ERR;
+    }
+    md_redis_op_t *op = op_new(r, OP_PUBLISH);
+    if (!op) {
+        r->stats.refused++;
+        return MD_ETOOBIG;
+    }
+    md_str_t argv[3] = { MD_STR_LIT("PUBLISH"), { channel, chlen }, { msg, len } };
+    int rc = cmd_build(r, argv, 3, 1);
+    if (rc == MD_OK)
+        rc = send_op(r, op, r->timeout_ms);
+    if (rc != MD_OK) {
+        op_release(r, op);
+        return rc == MD_ETOOBIG ? rc : MD_ERR;
+    }
+    return MD_OK;
+}
+
 /* Keys and arguments: at most MD_REDIS_EVAL_MAX_ARGS, each MAX_KEY bytes. */
 static bool eval_args_ok(const md_str_t *keys, size_t nkeys, const md_str_t *args, size_t nargs)
 {
@@ -1159,7 +1328,7 @@ void md_redis_cancel(md_redis_op_t *op)
 void md_redis_get_stats(const md_redis_t *r, md_redis_stats_t *st)
 {
     *st = r->stats;
-    st->up = ready(r);
+    st->up = md_redis_up(r);
 }
 
 static bool glob_meta(char c)

@@ -61,7 +61,10 @@ typedef struct md_redis_stats {
                                    at least 100 ms) was late */
     uint64_t refused;           /* calls that did not start because Redis was down */
     uint64_t connects;          /* connection attempts */
-    bool up;                    /* connected and usable now */
+    uint64_t messages;          /* subscriber: messages handed to the callback */
+    uint64_t ignored;           /* subscriber: messages over max_len, dropped */
+    bool up;                    /* connected and usable now (a subscriber:
+                                   and its SUBSCRIBE confirmed) */
 } md_redis_stats_t;
 
 /* Creates the worker's client and starts connecting (AUTH and SELECT are
@@ -107,6 +110,32 @@ md_redis_op_t *md_redis_purge(md_redis_t *r, const char *pattern, size_t len, md
  * script table is full. Same timeout and callback rules as GET. */
 md_redis_op_t *md_redis_eval(md_redis_t *r, const char *script, const md_str_t *keys, size_t nkeys,
                              const md_str_t *args, size_t nargs, md_redis_ints_cb cb, void *arg);
+
+/* PUBLISH prefix+channel msg, fire and forget (the receiver count is not
+ * reported). MD_OK when sent, MD_ERR when Redis is down (counted as
+ * refused), MD_EINVAL for a NULL with a length, MD_ETOOBIG for a channel
+ * over 8 KB, a message over MD_REDIS_MESSAGE_MAX or a full op table. */
+int md_redis_publish(md_redis_t *r, const char *channel, size_t chlen, const char *msg, size_t len);
+
+#define MD_REDIS_MESSAGE_MAX 65536  /* largest max_len of a subscriber */
+
+/* One message of a subscription; `msg` is valid only during the call. */
+typedef void (*md_redis_message_cb)(void *arg, const char *msg, size_t len);
+
+/* A subscriber: its own connection (Redis allows no other command on a
+ * subscribed one) that SUBSCRIBEs to prefix+channel after the handshake,
+ * and again after every reconnect (same backoff as the client; messages
+ * published while it is down are lost, Redis keeps none). Each message of
+ * at most max_len bytes goes to cb on the loop; a longer one is dropped
+ * and counted (stats.ignored); a message over 1 MiB, or any push that is
+ * not a "subscribe" or "message" of this channel, is taken for a broken
+ * server and drops the connection. Free it with md_redis_free; the command
+ * calls (get, set, purge, eval, publish) refuse it. NULL when cb or
+ * channel is NULL, the channel is empty or over 8 KB, or max_len is 0 or
+ * over MD_REDIS_MESSAGE_MAX. cb never runs from inside an md_redis_* call,
+ * nor after md_redis_free. */
+md_redis_t *md_redis_subscribe(md_loop_t *loop, const md_cache_global_conf_t *conf, const char *channel,
+                               size_t max_len, md_redis_message_cb cb, void *arg);
 
 /* Cancels a pending call: its callback will not run. NULL is ignored. Op
  * records are recycled, so never cancel a call whose callback has run. */

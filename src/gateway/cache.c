@@ -619,6 +619,7 @@ void gw_cache_init(md_gateway_t *gw)
     }
     if (any)
         gw->store = md_cache_new(cfg->cache.max_memory, 0, cfg->cache.max_waiters, 0);
+    gw_purge_init(gw);
 }
 
 void gw_cache_fini(md_gateway_t *gw)
@@ -632,6 +633,7 @@ void gw_cache_worker_init(gw_worker_t *w)
     const md_config_t *cfg = w->gw->cfg;
     if (w->gw->store && cfg->cache.store == MD_CACHE_STORE_REDIS)
         w->redis = md_redis_new(w->loop, &cfg->cache);
+    gw_purge_worker_init(w);
 }
 
 /* Fills still running end now: their waiters hear MD_ECANCELED. */
@@ -646,4 +648,5 @@ void gw_cache_worker_fini(gw_worker_t *w)
     }
     md_redis_free(w->redis);
     w->redis = NULL;
+    gw_purge_worker_fini(w);
 }

@@ -10,6 +10,7 @@
 #include "auth/jwks.h"
 #include "auth/ratelimit.h"
 #include "cache/policy.h"
+#include "cache/purge_msg.h"
 #include "cache/redis.h"
 #include "cache/store.h"
 #include "config/config.h"
@@ -92,6 +93,7 @@ struct md_gateway {
     md_telemetry_t *tm;          /* NULL: no per-request telemetry */
     md_cache_t *store;           /* NULL: nothing is cached */
     md_redis_t *admin_redis;     /* the admin thread's connection for purges */
+    char instance_id[MD_PURGE_ID_LEN + 1]; /* random; names this process's purge messages (purge.c) */
     md_cors_policy_t *cors;      /* NULL: CORS off (guard.c) */
     md_ratelimit_t **limits;     /* one per cfg->rate_limits, shared by the workers */
     struct gw_auth *auth;        /* the built auth providers (auth.c) */
@@ -111,6 +113,9 @@ typedef struct gw_worker {
     md_redis_t *rl_redis;        /* rate limits with store: redis: `redis`, or a connection of their own
                                     (rl_redis_owned); NULL when no limit uses Redis (guard.c) */
     bool rl_redis_owned;
+    md_redis_t *purge_sub;       /* worker 0 with `cache.store: redis`: other instances' purges (purge.c) */
+    uint64_t purge_applied;      /* purge messages applied / ignored (malformed, or over the size limit) */
+    uint64_t purge_ignored;
     gw_fetch_t *fetches;         /* cache fills in flight on this worker */
     struct gw_auth_worker *auth; /* the worker's Basic verifications and JWKS waits in flight (auth.c) */
 } gw_worker_t;
@@ -165,6 +170,18 @@ void gw_cache_worker_fini(gw_worker_t *w);
  * character comes from a value. Returns the length, or SIZE_MAX when it
  * does not fit in cap. */
 size_t gw_cache_escape(char *dst, size_t cap, const char *s, size_t n);
+
+/* ---- purge.c: purges from other instances ---- */
+
+/* Draws the instance id (from gw_cache_init, before any thread starts). */
+void gw_purge_init(md_gateway_t *gw);
+
+/* On worker 0 with `cache.store: redis` and a store: subscribes to
+ * PREFIX+"purge" and applies what other instances purged to this
+ * process's store. Other workers: nothing. fini frees the subscriber (no
+ * message is applied after it). Called from gw_cache_worker_init/fini. */
+void gw_purge_worker_init(gw_worker_t *w);
+void gw_purge_worker_fini(gw_worker_t *w);
 
 /* Wall-clock milliseconds (the cache's clock). */
 int64_t gw_cache_now_ms(void);

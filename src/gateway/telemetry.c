@@ -57,6 +57,11 @@ static void refresh_gauges(md_tm_worker_t *tw, void *arg)
         md_redis_get_stats(w->redis, &rs);
         md_tm_set_redis(tw, rs.up, rs.errors, rs.timeouts, rs.refused);
     }
+    if (w->purge_sub) {
+        md_redis_stats_t ps;
+        md_redis_get_stats(w->purge_sub, &ps);
+        md_tm_set_purge_messages(tw, w->purge_applied, w->purge_ignored + ps.ignored);
+    }
     if (w->gw->store && w->index == 0) {
         md_cache_stats_t cs;
         md_cache_get_stats(w->gw->store, &cs);

@@ -47,6 +47,7 @@
 #define NOUT MD_TM_NOUTCOMES
 #define NCACHE 7                                 /* md_cs_outcome_t values */
 #define NREDIS 4                                 /* per worker: up, errors, timeouts, refused */
+#define NPURGE 2                                 /* per worker: purge messages applied, ignored */
 #define NJWKS 4                                  /* per jwks_url provider: ok, failed, forced, keys */
 #define NOAUTH 3                                 /* per oauth2 upstream: ok, failed, forced */
 /* One series' label pairs: config paths are at most 2 KiB, 4 KiB escaped. */
@@ -113,7 +114,7 @@ struct md_metrics {
     size_t *ep_rl_first;        /* endpoint -> its first entry in rl_row_of */
     size_t *rl_row_of;          /* (endpoint, i-th limit of it) -> row */
     char **rlnames;             /* cfg->rate_limits names, escaped */
-    size_t off_req, off_req_h, off_call, off_call_h, off_up, off_cache, off_redis, off_rl, off_rl_redis;
+    size_t off_req, off_req_h, off_call, off_call_h, off_up, off_cache, off_redis, off_purge, off_rl, off_rl_redis;
     bool cached;                /* some backend has a cache policy: print the cache families */
     bool redis;                 /* cache.store is redis */
     bool limited;               /* some endpoint has a rate limit: print medley_rate_limited_total */
@@ -347,7 +348,8 @@ static void build_blocks(md_metrics_t *m)
     m->off_up = m->off_call_h + m->nnames * HSLOTS;
     m->off_cache = m->off_up + m->nupstreams * 3;
     m->off_redis = m->off_cache + m->ncallrows * NCACHE;
-    m->off_rl = m->off_redis + NREDIS;
+    m->off_purge = m->off_redis + NREDIS;
+    m->off_rl = m->off_purge + NPURGE;
     m->off_rl_redis = m->off_rl + m->nrlrows;
     size_t n = m->off_rl_redis + 2;
     m->stride = (n + per_line - 1) / per_line * per_line;
@@ -524,6 +526,15 @@ void md_metrics_redis(md_metrics_t *m, int worker, bool up, uint64_t errors, uin
     atomic_store_explicit(&r[1], errors, memory_order_relaxed);
     atomic_store_explicit(&r[2], timeouts, memory_order_relaxed);
     atomic_store_explicit(&r[3], refused, memory_order_relaxed);
+}
+
+void md_metrics_purge_messages(md_metrics_t *m, int worker, uint64_t applied, uint64_t ignored)
+{
+    if (!m || worker < 0 || worker >= m->nworkers)
+        return;
+    ctr_t *r = block_of(m, worker) + m->off_purge;
+    atomic_store_explicit(&r[0], applied, memory_order_relaxed);
+    atomic_store_explicit(&r[1], ignored, memory_order_relaxed);
 }
 
 void md_metrics_rate_limited(md_metrics_t *m, int worker, int endpoint, size_t limit)
@@ -738,7 +749,13 @@ static int render_redis(const md_metrics_t *m, md_buf_t *out)
         TRY(family(out, fam[k][0], fam[k][1], fam[k][2]));
         TRY(md_buf_printf(out, "%s %llu\n", fam[k][0], (unsigned long long)total(m, m->off_redis + k)));
     }
-    return MD_OK;
+    TRY(family(out, "medley_cache_purge_messages_total", "counter",
+               "Purges announced by other instances through Redis: applied to this process's store, or ignored "
+               "(malformed or too long)."));
+    TRY(md_buf_printf(out, "medley_cache_purge_messages_total{result=\"applied\"} %llu\n",
+                      (unsigned long long)total(m, m->off_purge)));
+    return md_buf_printf(out, "medley_cache_purge_messages_total{result=\"ignored\"} %llu\n",
+                         (unsigned long long)total(m, m->off_purge + 1));
 }
 
 /* Only when some backend is cached. */

@@ -66,6 +66,10 @@ typedef struct md_metrics_store {
 void md_metrics_cache_store(md_metrics_t *m, const md_metrics_store_t *st);
 void md_metrics_redis(md_metrics_t *m, int worker, bool up, uint64_t errors, uint64_t timeouts, uint64_t refused);
 
+/* The worker's running totals of purge messages from other instances
+ * (Redis pub/sub): applied, and ignored (malformed or too long). */
+void md_metrics_purge_messages(md_metrics_t *m, int worker, uint64_t applied, uint64_t ignored);
+
 /* A 429 answered because limit `limit` (index into cfg->rate_limits) of
  * `endpoint` was used up. A limit the endpoint does not have is ignored. */
 void md_metrics_rate_limited(md_metrics_t *m, int worker, int endpoint, size_t limit);

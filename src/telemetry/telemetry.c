@@ -305,6 +305,12 @@ void md_tm_set_redis(md_tm_worker_t *tw, bool up, uint64_t errors, uint64_t time
         md_metrics_redis(tw->tm->metrics, tw->index, up, errors, timeouts, refused);
 }
 
+void md_tm_set_purge_messages(md_tm_worker_t *tw, uint64_t applied, uint64_t ignored)
+{
+    if (tw)
+        md_metrics_purge_messages(tw->tm->metrics, tw->index, applied, ignored);
+}
+
 void md_tm_set_jwks(md_tm_worker_t *tw, size_t provider, const md_metrics_fetches_t *f, uint64_t keys)
 {
     if (tw)

@@ -79,6 +79,8 @@ void md_tm_set_upstream(md_tm_worker_t *tw, size_t upstream, uint32_t open, uint
  * store's counters, and this worker's Redis client. */
 void md_tm_set_cache_store(md_tm_worker_t *tw, const md_metrics_store_t *st);
 void md_tm_set_redis(md_tm_worker_t *tw, bool up, uint64_t errors, uint64_t timeouts, uint64_t refused);
+/* Purge messages from other instances: applied, ignored (running totals). */
+void md_tm_set_purge_messages(md_tm_worker_t *tw, uint64_t applied, uint64_t ignored);
 
 /* The counters of the credentials fetched in the background (from the
  * refresh callback of one worker: they are process-wide): jwks_url

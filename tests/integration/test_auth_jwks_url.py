@@ -360,6 +360,16 @@ class OAuthWorld:
     def token_fetches(self):
         return self.idp_mock.calls("/oauth2/token")
 
+    def get_until_ok(self, path, within=5.0):
+        """The token endpoint has answered; medley installs the token a
+        moment later (much later under valgrind): calls until one is 200."""
+        deadline = time.monotonic() + within
+        while True:
+            r = self.get(path)
+            if r.status == 200 or time.monotonic() > deadline:
+                return r
+            time.sleep(0.05)
+
     def wait_fetches(self, n, within=3.0):
         deadline = time.monotonic() + within
         while self.token_fetches() < n and time.monotonic() < deadline:
@@ -373,12 +383,12 @@ def revoked_token_refetched(t, path):
     r = w.get(f"{path}?user=5")
     eq(r.status, 502, f"the backend's 401 is not retried (body {r.body[:200]!r})")
     eq(w.wait_fetches(2), 2, "a 401 to the current token fetches a new one at once")
-    r = w.get(f"{path}?user=5")
+    r = w.get_until_ok(f"{path}?user=5")
     eq(r.status, 200, f"with the new token (body {r.body[:200]!r})")
     eq(r.json(), {"vacation": {"balance_days": mb.vacation_doc(5)["balance_days"]}}, "card")
     toks = [req.header("authorization") for req in w.hr.seen()]
-    eq(len(toks), 2, "backend calls")
-    check(toks[0] != toks[1], f"the second call carried the new token: {toks}")
+    check(len(toks) >= 2 and toks[-1] != toks[0], f"the last call carried a new token: {toks}")
+    check(all(tk == toks[0] for tk in toks[:-1]), f"every refused call carried the old token: {toks}")
     eq(w.token_fetches(), 2, "no further token fetch")
     series = expect_metrics(w.medley, oauth_series(w.token_fetches(), 0, 1), "OAuth2 metrics")
     check(not any(name.startswith("medley_jwks_") for name, _ in series), "no JWKS family without jwks_url")
@@ -401,7 +411,7 @@ def test_oauth2_401_fetches_a_new_token_passthrough(t):
     r = w.get("/raw?user=5")
     eq(r.status, 401, f"a passthrough hands the backend's 401 on as it is (body {r.body[:200]!r})")
     eq(w.wait_fetches(2), 2, "a 401 to the current token fetches a new one at once")
-    r = w.get("/raw?user=5")
+    r = w.get_until_ok("/raw?user=5")
     eq(r.status, 200, f"with the new token (body {r.body[:200]!r})")
     eq(r.json(), mb.vacation_doc(5), "the backend's answer unchanged")
     w.medley.stop()

@@ -1,6 +1,7 @@
 """The Redis tier (issue 3): two medley instances share fragments through a
 real redis-server that this test starts on a free loopback port; Redis
-dying or hanging never fails a request; purge reaches Redis."""
+dying or hanging never fails a request; purge reaches Redis and, through
+Redis pub/sub, the other instances' in-process stores."""
 
 import os
 import shutil
@@ -11,6 +12,7 @@ import time
 import mockbackend as mb
 from harness import check, eq, expected_home, free_port, http_get
 from test_cache import TOKEN, cache_config, cache_status, calls, home, post_purge
+from test_telemetry import scrape, scrape_until, value
 
 
 class Redis:
@@ -66,11 +68,22 @@ class Redis:
 
     def wait_clients(self, n, timeout=10):
         """Waits until at least n clients are connected (each medley
-        connects once per worker and once for its admin thread)."""
+        connects once per worker, once for its admin thread and once for
+        its purge subscriber)."""
         deadline = time.monotonic() + timeout
         while self.clients() < n and time.monotonic() < deadline:
             time.sleep(0.05)
         check(self.clients() >= n, f"{self.clients()} Redis clients connected, expected {n}")
+
+    def numsub(self, channel="medley:purge"):
+        """Subscribers of channel (PUBSUB NUMSUB's count)."""
+        return int(self.command("PUBSUB", "NUMSUB", channel).split(b"\r\n")[-2][1:])
+
+    def wait_numsub(self, n, timeout=10):
+        deadline = time.monotonic() + timeout
+        while self.numsub() < n and time.monotonic() < deadline:
+            time.sleep(0.05)
+        eq(self.numsub(), n, "instances subscribed to medley:purge")
 
     def dbsize(self):
         return int(self.command("DBSIZE")[1:].strip())
@@ -98,9 +111,10 @@ def second_medley(t, w, config):
 
 
 def _wait_redis_up(w, user=1):
-    """medley connects to Redis in the background (2 workers + the admin
-    thread): wait for the connections, then warm news and events."""
-    w.redis.wait_clients(3)
+    """medley connects to Redis in the background (2 workers, the admin
+    thread, the purge subscriber): wait for the connections, then warm news
+    and events."""
+    w.redis.wait_clients(4)
     home(w, user)
     deadline = time.monotonic() + 5
     while w.redis.dbsize() < 3 and time.monotonic() < deadline:
@@ -118,7 +132,7 @@ def test_redis_shared_between_instances(t):
     eq(home(w, 42).json(), expected_home(42), "instance A")
     eq(calls(w), (base[0], base[1], base[2] + 1), "A: news and events cached, user 42's card fetched")
     m2 = second_medley(t, w, config)
-    redis.wait_clients(6)
+    redis.wait_clients(8)
     r = http_get(m2.port, "/home?user=42")
     eq(r.status, 200, "instance B status")
     eq(r.json(), expected_home(42), "instance B body")
@@ -184,4 +198,57 @@ def test_redis_purge(t):
     redis.stop()
     r = post_purge(w, "all=true")
     eq(r.status, 502, "purge with Redis down says so")
+    w.medley.stop()
+
+
+def test_redis_purge_reaches_other_instances(t):
+    redis = Redis(t)
+    config = cache_config(top=redis_top(redis.port))
+    w = t.world(config=config)
+    w.redis = redis
+    _wait_redis_up(w)
+    m2 = second_medley(t, w, config)
+    redis.wait_clients(8)
+    redis.wait_numsub(2)
+    home(w, 42)
+    http_get(m2.port, "/home?user=42")  # B fills from Redis
+    base = w.hr.calls()
+    for name, get in (("A", lambda: home(w, 42)), ("B", lambda: http_get(m2.port, "/home?user=42"))):
+        cs = cache_status(get())
+        check(cs.get("medley.vacation", "").startswith("hit"), f"{name}'s card is an in-process hit: {cs}")
+    eq(w.hr.calls(), base, "both instances warm: hr not called")
+
+    redis.command("PUBLISH", "medley:purge", "garbage")
+    redis.command("PUBLISH", "medley:purge", "v1 0123456789abcdef input 4:user 2:4")  # truncated
+    time.sleep(0.2)
+    cs = cache_status(http_get(m2.port, "/home?user=42"))
+    check(cs.get("medley.vacation", "").startswith("hit"), f"malformed messages purge nothing: {cs}")
+
+    r = post_purge(w, "input=user&value=42")
+    eq(r.status, 200, f"purge on A ({r.body!r})")
+    eq(r.json(), {"purged": {"memory": 1, "redis": 1}}, "A purged its store and Redis")
+    t0 = time.monotonic()
+    while True:
+        r = http_get(m2.port, "/home?user=42")
+        eq(r.status, 200, "B status after the purge")
+        if w.hr.calls() > base:
+            break
+        check(time.monotonic() - t0 < 1.0, "B still served user 42 from memory 1 s after A's purge")
+        time.sleep(0.02)
+    eq(r.json(), expected_home(42), "B's body after the purge")
+    cs = cache_status(r)
+    check("miss" in cs.get("medley.vacation", ""), f"B's card was a miss: {cs}")
+    eq(w.hr.calls(), base + 1, "B called hr once")
+
+    # B counts what it received: the purge applied, the two bad messages
+    # ignored; A skips its own announcement and counts nothing.
+    def purge_counts(s):
+        return (value(s, "medley_cache_purge_messages_total", result="applied"),
+                value(s, "medley_cache_purge_messages_total", result="ignored"))
+    scrape_until(m2, lambda s: purge_counts(s) == (1, 2), "B: 1 purge message applied, 2 ignored")
+    scrape_until(w.medley, lambda s: purge_counts(s) == (0, 2), "A: its own message skipped, 2 ignored")
+    time.sleep(1.1)  # one more tick: nothing else arrives
+    eq(purge_counts(scrape(m2)), (1, 2), "B's counts stay")
+    eq(purge_counts(scrape(w.medley)), (0, 2), "A's counts stay")
+    m2.stop()
     w.medley.stop()
