@@ -1177,15 +1177,23 @@ bool md_redis_up(const md_redis_t *r)
     return r->sub ? r->state == ST_UP && r->ac && !r->freeing && r->subscribed : ready(r);
 }
 
+/* A new op of `kind` when Redis is ready and the op table has room; NULL
+ * otherwise, counted as refused (the caller goes on without Redis). */
+static md_redis_op_t *op_begin(md_redis_t *r, int kind)
+{
+    md_redis_op_t *op = ready(r) ? op_new(r, kind) : NULL;
+    if (!op)
+        r->stats.refused++;
+    return op;
+}
+
 md_redis_op_t *md_redis_get(md_redis_t *r, const char *key, size_t keylen, md_redis_get_cb cb, void *arg)
 {
     if (!cb || (!key && keylen) || keylen > MAX_KEY)
         return NULL;
-    md_redis_op_t *op = ready(r) ? op_new(r, OP_GET) : NULL;
-    if (!op) {
-        r->stats.refused++;
+    md_redis_op_t *op = op_begin(r, OP_GET);
+    if (!op)
         return NULL;
-    }
     md_str_t argv[2] = { MD_STR_LIT("GET"), { key, keylen } };
     if (cmd_build(r, argv, 2, 1) != MD_OK || send_op(r, op, r->timeout_ms) != MD_OK) {
         op_release(r, op);
@@ -1202,15 +1210,9 @@ int md_redis_set(md_redis_t *r, const char *key, size_t keylen, const char *val,
         return MD_EINVAL;
     if (keylen > MAX_KEY || len > MAX_VALUE)
         return MD_ETOOBIG;
-    if (!ready(r)) {
-        r->stats.refused++;
-        return MD_ERR;
-    }
-    md_redis_op_t *op = op_new(r, OP_SET);
-    if (!op) {
-        r->stats.refused++;
-        return MD_ETOOBIG;
-    }
+    md_redis_op_t *op = op_begin(r, OP_SET);
+    if (!op)
+        return ready(r) ? MD_ETOOBIG : MD_ERR;
     char ttl[24];
     size_t ttl_len = (size_t)(md_put_u64(ttl, ttl_ms) - ttl);
     md_str_t argv[5] = {
@@ -1230,11 +1232,9 @@ md_redis_op_t *md_redis_purge(md_redis_t *r, const char *pattern, size_t len, md
 {
     if (!cb || (!pattern && len) || len > MAX_KEY)
         return NULL;
-    md_redis_op_t *op = ready(r) ? op_new(r, OP_PURGE) : NULL;
-    if (!op) {
-        r->stats.refused++;
+    md_redis_op_t *op = op_begin(r, OP_PURGE);
+    if (!op)
         return NULL;
-    }
     md_buf_t m;
     md_buf_init(&m, 2 * r->prefix_len + len + 1);
     md_redis_glob_escape(r->prefix, r->prefix_len, &m);  /* the prefix matches itself */
@@ -1256,15 +1256,9 @@ int md_redis_publish(md_redis_t *r, const char *channel, size_t chlen, const cha
         return MD_EINVAL;
     if (chlen > MAX_KEY || len > MD_REDIS_MESSAGE_MAX)
         return MD_ETOOBIG;
-    if (!ready(r)) {
-        r->stats.refused++;
-        return MD_ERR;
-    }
-    md_redis_op_t *op = op_new(r, OP_PUBLISH);
-    if (!op) {
-        r->stats.refused++;
-        return MD_ETOOBIG;
-    }
+    md_redis_op_t *op = op_begin(r, OP_PUBLISH);
+    if (!op)
+        return ready(r) ? MD_ETOOBIG : MD_ERR;
     md_str_t argv[3] = { MD_STR_LIT("PUBLISH"), { channel, chlen }, { msg, len } };
     int rc = cmd_build(r, argv, 3, 1);
     if (rc == MD_OK)
@@ -1298,11 +1292,9 @@ md_redis_op_t *md_redis_eval(md_redis_t *r, const char *script, const md_str_t *
     script_slot_t *s = script_slot(r, script);
     if (!s)
         return NULL;
-    md_redis_op_t *op = ready(r) ? op_new(r, OP_EVAL) : NULL;
-    if (!op) {
-        r->stats.refused++;
+    md_redis_op_t *op = op_begin(r, OP_EVAL);
+    if (!op)
         return NULL;
-    }
     op->script = (uint8_t)(s - r->scripts);
     if (eval_tail(r, op, keys, nkeys, args, nargs) != MD_OK) {
         op_release(r, op);

@@ -28,6 +28,8 @@
 #define RT_GUARD_MS 15000 /* no wait may take longer (valgrind included) */
 
 static md_loop_t *loop;
+static int main_port;    /* the group's redis-server (rt_group_setup) */
+static pid_t main_pid;
 
 static inline int rt_free_port(void)
 {
@@ -225,6 +227,26 @@ static inline md_redis_t *rt_client(const md_cache_global_conf_t *conf)
     assert_non_null(r);
     assert_true(rt_wait(rt_client_up, r, RT_GUARD_MS));
     return r;
+}
+
+/* ---- the group: one loop and one redis-server for every test ---- */
+
+static inline int rt_group_setup(void **state)
+{
+    (void)state;
+    signal(SIGPIPE, SIG_IGN); /* hiredis writes with write(2) */
+    loop = md_loop_new();
+    main_port = rt_free_port();
+    main_pid = rt_server_start(main_port);
+    return loop ? 0 : -1;
+}
+
+static inline int rt_group_teardown(void **state)
+{
+    (void)state;
+    rt_server_kill(main_pid);
+    md_loop_free(loop);
+    return 0;
 }
 
 #endif

@@ -31,8 +31,6 @@
 
 #define PASSWORD "s3cret pass"
 
-static int main_port;
-static pid_t main_pid;
 
 /* ---- callbacks ---- */
 
@@ -812,24 +810,6 @@ static void handshake_that_never_answers_times_out(void **state)
 
 /* ---- setup ---- */
 
-static int group_setup(void **state)
-{
-    (void)state;
-    signal(SIGPIPE, SIG_IGN);  /* hiredis writes with write(2) */
-    loop = md_loop_new();
-    main_port = rt_free_port();
-    main_pid = rt_server_start(main_port);
-    return loop ? 0 : -1;
-}
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    rt_server_kill(main_pid);
-    md_loop_free(loop);
-    return 0;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -857,5 +837,5 @@ int main(void)
         cmocka_unit_test(huge_bulk_reply_is_cut_off),
         cmocka_unit_test(handshake_that_never_answers_times_out),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, rt_group_setup, rt_group_teardown);
 }

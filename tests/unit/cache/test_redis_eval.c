@@ -10,8 +10,6 @@
 
 #include "redistest.h"
 
-static int main_port;
-static pid_t main_pid;
 
 static const char S_LIST[] = "return { 1, -2, 3 }";
 static const char S_SET[] = "redis.call('SET', KEYS[1], ARGV[1]) return { string.len(KEYS[1]), string.len(ARGV[1]) }";
@@ -368,24 +366,6 @@ static void a_killed_server_fails_pending_evals_once(void **state)
     md_redis_free(r);
 }
 
-static int group_setup(void **state)
-{
-    (void)state;
-    signal(SIGPIPE, SIG_IGN); /* hiredis writes with write(2) */
-    loop = md_loop_new();
-    main_port = rt_free_port();
-    main_pid = rt_server_start(main_port);
-    return loop ? 0 : -1;
-}
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    rt_server_kill(main_pid);
-    md_loop_free(loop);
-    return 0;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -402,5 +382,5 @@ int main(void)
         cmocka_unit_test(a_stopped_server_times_out),
         cmocka_unit_test(a_killed_server_fails_pending_evals_once),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, rt_group_setup, rt_group_teardown);
 }

@@ -16,8 +16,6 @@
 #include "auth/ratelimit.h"
 #include "cache/redis_limit.h"
 
-static int main_port;
-static pid_t main_pid;
 
 typedef struct got {
     int calls;
@@ -339,24 +337,6 @@ static void answers_are_checked_against_the_limit(void **state)
     assert_int_equal(result_of(&zero, 1, 4, 0, 500, &r), MD_EINVAL);
 }
 
-static int group_setup(void **state)
-{
-    (void)state;
-    signal(SIGPIPE, SIG_IGN);
-    loop = md_loop_new();
-    main_port = rt_free_port();
-    main_pid = rt_server_start(main_port);
-    return loop ? 0 : -1;
-}
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    rt_server_kill(main_pid);
-    md_loop_free(loop);
-    return 0;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -370,5 +350,5 @@ int main(void)
         cmocka_unit_test(foreign_state_is_refused_or_reset),
         cmocka_unit_test(answers_are_checked_against_the_limit),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, rt_group_setup, rt_group_teardown);
 }

@@ -17,8 +17,6 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-static int main_port;
-static pid_t main_pid;
 
 #define ID "0123456789abcdef"
 
@@ -482,24 +480,6 @@ static void confirmed_fake_delivers(void **state)
     fake_stop(&f);
 }
 
-static int group_setup(void **state)
-{
-    (void)state;
-    signal(SIGPIPE, SIG_IGN);
-    loop = md_loop_new();
-    main_port = rt_free_port();
-    main_pid = rt_server_start(main_port);
-    return 0;
-}
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    rt_server_kill(main_pid);
-    md_loop_free(loop);
-    return 0;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -518,5 +498,5 @@ int main(void)
         cmocka_unit_test(hostile_pushes_drop_the_connection),
         cmocka_unit_test(confirmed_fake_delivers),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, rt_group_setup, rt_group_teardown);
 }
