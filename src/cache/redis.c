@@ -1187,6 +1187,19 @@ static md_redis_op_t *op_begin(md_redis_t *r, int kind)
     return op;
 }
 
+/* Sends a fire-and-forget command (SET, PUBLISH) on op; on failure op is
+ * released. MD_OK, MD_ETOOBIG (the command is over the bounds) or MD_ERR. */
+static int send_oneway(md_redis_t *r, md_redis_op_t *op, const md_str_t *argv, size_t argc)
+{
+    int rc = cmd_build(r, argv, argc, 1);
+    if (rc == MD_OK)
+        rc = send_op(r, op, r->timeout_ms);
+    if (rc == MD_OK)
+        return MD_OK;
+    op_release(r, op);
+    return rc == MD_ETOOBIG ? rc : MD_ERR;
+}
+
 md_redis_op_t *md_redis_get(md_redis_t *r, const char *key, size_t keylen, md_redis_get_cb cb, void *arg)
 {
     if (!cb || (!key && keylen) || keylen > MAX_KEY)
@@ -1218,14 +1231,7 @@ int md_redis_set(md_redis_t *r, const char *key, size_t keylen, const char *val,
     md_str_t argv[5] = {
         MD_STR_LIT("SET"), { key, keylen }, { val, len }, MD_STR_LIT("PX"), { ttl, ttl_len },
     };
-    int rc = cmd_build(r, argv, 5, 1);
-    if (rc == MD_OK)
-        rc = send_op(r, op, r->timeout_ms);
-    if (rc != MD_OK) {
-        op_release(r, op);
-        return rc == MD_ETOOBIG ? rc : MD_ERR;
-    }
-    return MD_OK;
+    return send_oneway(r, op, argv, 5);
 }
 
 md_redis_op_t *md_redis_purge(md_redis_t *r, const char *pattern, size_t len, md_redis_count_cb cb, void *arg)
@@ -1260,14 +1266,7 @@ int md_redis_publish(md_redis_t *r, const char *channel, size_t chlen, const cha
     if (!op)
         return ready(r) ? MD_ETOOBIG : MD_ERR;
     md_str_t argv[3] = { MD_STR_LIT("PUBLISH"), { channel, chlen }, { msg, len } };
-    int rc = cmd_build(r, argv, 3, 1);
-    if (rc == MD_OK)
-        rc = send_op(r, op, r->timeout_ms);
-    if (rc != MD_OK) {
-        op_release(r, op);
-        return rc == MD_ETOOBIG ? rc : MD_ERR;
-    }
-    return MD_OK;
+    return send_oneway(r, op, argv, 3);
 }
 
 /* Keys and arguments: at most MD_REDIS_EVAL_MAX_ARGS, each MAX_KEY bytes. */
